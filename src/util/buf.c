@@ -1,0 +1,75 @@
+/* buf.c — growable byte buffer (see buf.h). */
+#include "util/buf.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void kf_buf_init(kf_buf_t *b) { memset(b, 0, sizeof *b); }
+
+void kf_buf_free(kf_buf_t *b) {
+    free(b->data);
+    kf_buf_init(b);
+}
+
+static int reserve(kf_buf_t *b, size_t extra) {
+    if (b->oom) return -1;
+    if (b->len + extra + 1 <= b->cap) return 0;
+    size_t cap = b->cap ? b->cap : 256;
+    while (cap < b->len + extra + 1) cap *= 2;
+    char *p = realloc(b->data, cap);
+    if (!p) { b->oom = 1; return -1; }
+    b->data = p;
+    b->cap = cap;
+    return 0;
+}
+
+void kf_buf_append(kf_buf_t *b, const void *p, size_t n) {
+    if (reserve(b, n) < 0) return;
+    memcpy(b->data + b->len, p, n);
+    b->len += n;
+    b->data[b->len] = '\0';
+}
+
+void kf_buf_puts(kf_buf_t *b, const char *s) { kf_buf_append(b, s, strlen(s)); }
+
+void kf_buf_printf(kf_buf_t *b, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    char tmp[256];
+    int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
+    va_end(ap);
+    if (n < 0) return;
+    if ((size_t)n < sizeof tmp) { kf_buf_append(b, tmp, (size_t)n); return; }
+    if (reserve(b, (size_t)n) < 0) return;
+    va_start(ap, fmt);
+    vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    b->len += (size_t)n;
+}
+
+void kf_buf_json_str(kf_buf_t *b, const char *s, size_t n) {
+    static const char hex[] = "0123456789abcdef";
+    kf_buf_append(b, "\"", 1);
+    size_t run = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c >= 0x20 && c != '"' && c != '\\') continue;
+        kf_buf_append(b, s + run, i - run);
+        run = i + 1;
+        char esc[6] = {'\\', 0};
+        switch (c) {
+        case '"': esc[1] = '"'; kf_buf_append(b, esc, 2); break;
+        case '\\': esc[1] = '\\'; kf_buf_append(b, esc, 2); break;
+        case '\n': esc[1] = 'n'; kf_buf_append(b, esc, 2); break;
+        case '\r': esc[1] = 'r'; kf_buf_append(b, esc, 2); break;
+        case '\t': esc[1] = 't'; kf_buf_append(b, esc, 2); break;
+        default:
+            esc[1] = 'u'; esc[2] = '0'; esc[3] = '0'; esc[4] = hex[c >> 4]; esc[5] = hex[c & 15];
+            kf_buf_append(b, esc, 6);
+        }
+    }
+    kf_buf_append(b, s + run, n - run);
+    kf_buf_append(b, "\"", 1);
+}

@@ -1,0 +1,21 @@
+/* buf.h — a growable byte buffer for building responses and texts. */
+#ifndef KF_BUF_H
+#define KF_BUF_H
+
+#include <stddef.h>
+
+typedef struct {
+    char *data;
+    size_t len, cap;
+    int oom; /* set once an allocation failed; further appends are dropped */
+} kf_buf_t;
+
+void kf_buf_init(kf_buf_t *b);
+void kf_buf_free(kf_buf_t *b);
+void kf_buf_append(kf_buf_t *b, const void *p, size_t n);
+void kf_buf_puts(kf_buf_t *b, const char *s);
+void kf_buf_printf(kf_buf_t *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Appends s as a JSON string literal (quotes included). */
+void kf_buf_json_str(kf_buf_t *b, const char *s, size_t n);
+
+#endif
