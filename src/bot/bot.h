@@ -1,0 +1,74 @@
+/* bot.h — the bot definition: a folder of YAML files (bots/README.md) with
+ * the bot's languages and thresholds (bot.yml) and its intents, training
+ * phrases per language, agent skills and response templates (intents/NAME.yml).
+ *
+ * kf_bot_each_example() feeds the training phrases to `kefu train`;
+ * kf_bot_load() keeps the whole definition for the conversation engine.
+ * Both validate everything and report the first problem as "file:line: what".
+ * Files are read in sorted order, so the order of examples is deterministic. */
+#ifndef KF_BOT_H
+#define KF_BOT_H
+
+#include <stddef.h>
+
+typedef int (*kf_bot_example_fn)(void *ud, const char *text, const char *label, const char *file, int line);
+/* Calls fn for every training phrase of every intent in the bot folder DIR (all languages;
+ * label = intent name; `oos` examples labelled "oos"). Returns 0, or -1 with err ("file:line: what"),
+ * or the first non-zero value fn returned. */
+int kf_bot_each_example(const char *dir, kf_bot_example_fn fn, void *ud, char *err, size_t errlen);
+
+typedef struct kf_bot kf_bot_t;
+
+typedef struct {
+    const char *title;   /* the button's label */
+    const char *payload; /* the text sent when pressed; "/intent" triggers that intent directly */
+} kf_bot_quick_reply_t;
+
+typedef struct {
+    const char *text; /* template; "{slot}" placeholders, "{{" and "}}" for literal braces */
+    const kf_bot_quick_reply_t *quick_replies;
+    size_t n_quick_replies;
+} kf_bot_variation_t;
+
+typedef struct {
+    const char *intent;
+    const char *lang;
+    const kf_bot_variation_t *variations; /* at least one; the engine picks one per reply */
+    size_t n_variations;
+} kf_bot_response_t;
+
+/* Loads and validates the bot folder DIR.  NULL with err ("file:line: what") on
+ * malformed YAML, wrong types, unknown keys/languages/skills, an intent without
+ * phrases, duplicate intents or phrases, a response or quick reply referring to
+ * an unknown intent, a bad {slot} placeholder. */
+kf_bot_t *kf_bot_load(const char *dir, char *err, size_t errlen);
+void kf_bot_free(kf_bot_t *bot);
+
+const char *kf_bot_name(const kf_bot_t *bot);
+size_t kf_bot_n_languages(const kf_bot_t *bot);
+const char *kf_bot_language(const kf_bot_t *bot, size_t i); /* in bot.yml order; NULL past the end */
+const char *kf_bot_default_language(const kf_bot_t *bot);
+/* bot.yml `thresholds:` entry NAME (e.g. "intent", "oos", "faq", "digression"), or dflt. */
+double kf_bot_threshold(const kf_bot_t *bot, const char *name, double dflt);
+
+size_t kf_bot_n_intents(const kf_bot_t *bot);                /* includes "oos" when defined */
+const char *kf_bot_intent(const kf_bot_t *bot, size_t i);    /* in load order; NULL past the end */
+int kf_bot_has_intent(const kf_bot_t *bot, const char *intent);
+/* Number of training phrases of INTENT in LANG (NULL lang: all languages). */
+size_t kf_bot_n_examples(const kf_bot_t *bot, const char *intent, const char *lang);
+/* The agent skill INTENT hands off to ("cards", "loans", "payments", "accounts",
+ * "complaints", "general"); NULL for an unknown intent. */
+const char *kf_bot_skill(const kf_bot_t *bot, const char *intent);
+/* The response of INTENT in LANG; when LANG has none, the default language's;
+ * NULL when neither exists. */
+const kf_bot_response_t *kf_bot_response(const kf_bot_t *bot, const char *intent, const char *lang);
+
+/* Returns the value of slot NAME (NUL-terminated, name[0..len) not terminated), or NULL. */
+typedef const char *(*kf_bot_slot_fn)(void *ud, const char *name, size_t len);
+/* Expands TEMPLATE's {slot} placeholders into out[0..outlen).  A slot lookup
+ * returns NULL for an unknown slot: rendered as empty.  Returns the length
+ * written, or -1 with err when out is too small or the template is malformed. */
+int kf_bot_render(const char *tmpl, kf_bot_slot_fn lookup, void *ud, char *out, size_t outlen, char *err,
+                  size_t errlen);
+
+#endif
