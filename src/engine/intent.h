@@ -1,0 +1,27 @@
+/* intent.h — the intent service: the loaded model, hot reload, and the
+ * classification answer (intent, confidence, alternatives, entities).
+ *
+ * The model is shared read-only by every thread.  A reload loads the new
+ * file fully before swapping it in; requests already running keep the model
+ * they started with, which is freed when its last user lets go. */
+#ifndef KF_ENGINE_INTENT_H
+#define KF_ENGINE_INTENT_H
+
+#include <stddef.h>
+
+#include <cjson/cJSON.h>
+
+/* path may be NULL: the service then reports not ready until a reload succeeds. */
+int kf_intent_init(const char *path, char *err, size_t errlen);
+/* Loads the model file again (same path) and swaps it in atomically. */
+int kf_intent_reload(char *err, size_t errlen);
+int kf_intent_ready(void);
+/* Version of the current model into out ("" when none). */
+void kf_intent_version(char *out, size_t outlen);
+const char *kf_intent_path(void);
+
+/* Classifies text (UTF-8, len bytes) and returns the answer object, or NULL
+ * with err (no model, invalid UTF-8). Thread-safe. */
+cJSON *kf_intent_classify(const char *text, size_t len, char *err, size_t errlen);
+
+#endif
