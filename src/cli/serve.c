@@ -9,9 +9,12 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <sodium.h>
+
 #include "cli/cli.h"
 #include "cli/opts.h"
 #include "engine/intent.h"
+#include "http/auth.h"
 #include "http/routes_intent.h"
 #include "http/routes_ops.h"
 #include "http/server.h"
@@ -52,7 +55,7 @@ int kf_cli_serve(int argc, char **argv) {
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     kf_http_config_t cfg = {.host = "0.0.0.0", .port = 8000, .threads = cores > 0 ? (int)cores : 1, .max_body = 64 * 1024,
                             .max_header = 16 * 1024, .max_connections = 10000, .idle_timeout_s = 30, .drain_timeout_s = 10};
-    const char *model = NULL, *web_root = NULL, *level = "info";
+    const char *model = NULL, *web_root = NULL, *level = "info", *admin_token = NULL;
     kf_routes_intent_config_t icfg = {.job_capacity = 10000, .job_workers = 2, .job_ttl_s = 3600, .max_results = 100000};
     kf_webhook_config_t wcfg = {.timeout_ms = 5000, .max_attempts = 4, .backoff_ms = 500};
     const kf_opt_t opts[] = {
@@ -70,6 +73,7 @@ int kf_cli_serve(int argc, char **argv) {
         {"tls-key", "KEFU_TLS_KEY", KF_OPT_STR, &cfg.tls_key, "PEM private key for --tls-cert", 0, 0, NULL},
         {"job-capacity", "KEFU_JOB_CAPACITY", KF_OPT_SIZE, &icfg.job_capacity, "queued background jobs at most; beyond: 503 (default 10000)", 1, 1 << 24, NULL},
         {"job-workers", "KEFU_JOB_WORKERS", KF_OPT_INT, &icfg.job_workers, "background job worker threads (default 2)", 1, 256, NULL},
+        {"admin-token", "KEFU_ADMIN_TOKEN", KF_OPT_STR, &admin_token, "bearer token for /v1/admin/* (default: none, loopback clients only)", 0, 0, NULL},
         {"log-level", "KEFU_LOG_LEVEL", KF_OPT_CHOICE, &level, "debug|info|warn|error (default info; info logs every request)", 0, 0, levels},
     };
     size_t nopts = sizeof opts / sizeof opts[0];
@@ -85,6 +89,10 @@ int kf_cli_serve(int argc, char **argv) {
         return 2;
     }
     kf_log_set_level((kf_log_level_t)kf_log_parse_level(level));
+    if (sodium_init() < 0 || kf_http_auth_set_admin_token(admin_token) < 0) {
+        fprintf(stderr, "kefu: serve: libsodium failed to initialise\n");
+        return 1;
+    }
     char err[512];
     if (!model) model = beside_binary("demo.model");
     if (kf_intent_init(model, err, sizeof err) < 0) {

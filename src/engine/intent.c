@@ -101,46 +101,92 @@ void kf_intent_version(char *out, size_t outlen) {
     snprintf(out, outlen, "%s", h ? kf_nlu_model_version(h->model) : "");
 }
 
-static cJSON *entities_json(const char *text, size_t len) {
-    kf_ent_t ents[16];
-    int n = kf_ent_extract(NULL, text, len, time(NULL), ents, 16);
-    cJSON *arr = cJSON_CreateArray();
-    for (int i = 0; i < n; i++) {
-        cJSON *e = cJSON_CreateObject();
-        cJSON_AddStringToObject(e, "type", ents[i].type);
-        cJSON_AddStringToObject(e, "value", ents[i].value);
-        char *raw = strndup(text + ents[i].byte_start, (size_t)(ents[i].byte_end - ents[i].byte_start));
-        cJSON_AddStringToObject(e, "text", raw ? raw : "");
-        free(raw);
-        cJSON_AddNumberToObject(e, "start", ents[i].start);
-        cJSON_AddNumberToObject(e, "end", ents[i].end);
-        cJSON_AddItemToArray(arr, e);
+/* Confidence as JSON with at most 4 decimals ("0.9992", "1", "0"): printf
+ * and cJSON's print-then-reparse cost more than the classification's dot
+ * products on this path, so the digits are written by hand. */
+static void put_conf(kf_buf_t *b, float x) {
+    long v = (long)((double)x * 10000.0 + 0.5);
+    if (v < 0) v = 0;
+    if (v > 10000) v = 10000;
+    char t[8];
+    size_t n = 0;
+    t[n++] = (char)('0' + v / 10000);
+    int frac = (int)(v % 10000);
+    if (frac) {
+        t[n++] = '.';
+        char d[4] = {(char)('0' + frac / 1000), (char)('0' + frac / 100 % 10), (char)('0' + frac / 10 % 10), (char)('0' + frac % 10)};
+        int k = 4;
+        while (d[k - 1] == '0') k--;
+        memcpy(t + n, d, (size_t)k);
+        n += (size_t)k;
     }
-    return arr;
+    kf_buf_append(b, t, n);
 }
 
-static double round4(float x) { return (double)(long)((double)x * 10000.0 + 0.5) / 10000.0; }
+static void put_int(kf_buf_t *b, long v) {
+    char t[24];
+    int n = 0;
+    unsigned long u = v < 0 ? 0UL - (unsigned long)v : (unsigned long)v;
+    do t[sizeof t - 1 - n++] = (char)('0' + u % 10); while ((u /= 10) && n < 20);
+    if (v < 0) t[sizeof t - 1 - n++] = '-';
+    kf_buf_append(b, t + sizeof t - n, (size_t)n);
+}
 
-cJSON *kf_intent_classify(const char *text, size_t len, char *err, size_t errlen) {
+static void put_entities(kf_buf_t *b, const char *text, size_t len) {
+    kf_ent_t ents[16];
+    int n = kf_ent_extract(NULL, text, len, time(NULL), ents, 16);
+    kf_buf_puts(b, "[");
+    for (int i = 0; i < n; i++) {
+        kf_buf_puts(b, i ? ",{\"type\":" : "{\"type\":");
+        kf_buf_json_str(b, ents[i].type, strlen(ents[i].type));
+        kf_buf_puts(b, ",\"value\":");
+        kf_buf_json_str(b, ents[i].value, strlen(ents[i].value));
+        kf_buf_puts(b, ",\"text\":");
+        kf_buf_json_str(b, text + ents[i].byte_start, (size_t)(ents[i].byte_end - ents[i].byte_start));
+        kf_buf_puts(b, ",\"start\":");
+        put_int(b, ents[i].start);
+        kf_buf_puts(b, ",\"end\":");
+        put_int(b, ents[i].end);
+        kf_buf_puts(b, "}");
+    }
+    kf_buf_puts(b, "]");
+}
+
+int kf_intent_classify_json(const char *text, size_t len, const char *session_id, kf_buf_t *b, char *err,
+                            size_t errlen) {
     holder_t *h = acquire();
     if (!h) {
         snprintf(err, errlen, "no intent model is loaded");
-        return NULL;
+        return -1;
     }
     kf_nlu_result_t res;
-    if (kf_nlu_predict(h->model, text, len, &res, err, errlen) < 0) return NULL;
-    cJSON *doc = cJSON_CreateObject();
-    cJSON_AddStringToObject(doc, "intent", res.intent);
-    cJSON_AddNumberToObject(doc, "confidence", round4(res.confidence));
-    cJSON *alts = cJSON_AddArrayToObject(doc, "alternatives");
+    if (kf_nlu_predict(h->model, text, len, &res, err, errlen) < 0) return -1;
+    kf_buf_puts(b, "{\"intent\":");
+    kf_buf_json_str(b, res.intent, strlen(res.intent));
+    kf_buf_puts(b, ",\"confidence\":");
+    put_conf(b, res.confidence);
+    kf_buf_puts(b, ",\"alternatives\":[");
     for (int i = 0; i < res.n_alts; i++) {
-        cJSON *a = cJSON_CreateObject();
-        cJSON_AddStringToObject(a, "intent", res.alts[i].intent);
-        cJSON_AddNumberToObject(a, "confidence", round4(res.alts[i].confidence));
-        cJSON_AddItemToArray(alts, a);
+        kf_buf_puts(b, i ? ",{\"intent\":" : "{\"intent\":");
+        kf_buf_json_str(b, res.alts[i].intent, strlen(res.alts[i].intent));
+        kf_buf_puts(b, ",\"confidence\":");
+        put_conf(b, res.alts[i].confidence);
+        kf_buf_puts(b, "}");
     }
-    cJSON_AddItemToObject(doc, "entities", entities_json(text, len));
-    cJSON_AddBoolToObject(doc, "out_of_scope", res.out_of_scope);
-    cJSON_AddStringToObject(doc, "model_version", kf_nlu_model_version(h->model));
-    return doc;
+    kf_buf_puts(b, "],\"entities\":");
+    put_entities(b, text, len);
+    kf_buf_puts(b, res.out_of_scope ? ",\"out_of_scope\":true" : ",\"out_of_scope\":false");
+    kf_buf_puts(b, ",\"model_version\":");
+    const char *ver = kf_nlu_model_version(h->model);
+    kf_buf_json_str(b, ver, strlen(ver));
+    if (session_id) {
+        kf_buf_puts(b, ",\"session_id\":");
+        kf_buf_json_str(b, session_id, strlen(session_id));
+    }
+    kf_buf_puts(b, "}");
+    if (b->oom) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    return 0;
 }

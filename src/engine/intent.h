@@ -9,7 +9,7 @@
 
 #include <stddef.h>
 
-#include <cjson/cJSON.h>
+#include "util/buf.h"
 
 /* path may be NULL: the service then reports not ready until a reload succeeds. */
 int kf_intent_init(const char *path, char *err, size_t errlen);
@@ -20,8 +20,11 @@ int kf_intent_ready(void);
 void kf_intent_version(char *out, size_t outlen);
 const char *kf_intent_path(void);
 
-/* Classifies text (UTF-8, len bytes) and returns the answer object, or NULL
- * with err (no model, invalid UTF-8). Thread-safe. */
-cJSON *kf_intent_classify(const char *text, size_t len, char *err, size_t errlen);
+/* Classifies text (UTF-8, len bytes) and appends the answer object as JSON
+ * to out: intent, confidence, alternatives, entities, out_of_scope,
+ * model_version and, when session_id is not NULL, session_id.  Returns 0, or
+ * -1 with err (no model, invalid UTF-8, out of memory).  Thread-safe. */
+int kf_intent_classify_json(const char *text, size_t len, const char *session_id, kf_buf_t *out, char *err,
+                            size_t errlen);
 
 #endif

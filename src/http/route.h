@@ -33,6 +33,7 @@ enum {
     KF_ROUTE_HIDDEN = 1 << 0,    /* not listed in /openapi.json */
     KF_ROUTE_WEBSOCKET = 1 << 1, /* GET that upgrades to a WebSocket */
     KF_ROUTE_PREFIX = 1 << 2,    /* path matches as a prefix (static files) */
+    KF_ROUTE_ADMIN = 1 << 3,     /* admin token or loopback client required (http/auth.h) */
 };
 
 typedef struct kf_route {

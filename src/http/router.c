@@ -9,6 +9,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "http/auth.h"
 #include "http/request.h"
 #include "http/schema.h"
 #include "http/server.h"
@@ -259,6 +260,7 @@ static void take_request_id(kf_req_t *r) {
 }
 
 static void run(kf_req_t *r) {
+    if ((r->route->flags & KF_ROUTE_ADMIN) && !kf_http_auth_admin(r)) return;
     cJSON *errors = cJSON_CreateArray();
     check_params(r, errors);
     if (r->route->body && check_body(r, errors) < 0) {

@@ -84,34 +84,41 @@ static const kf_response_t intent_res[] = {
 static const kf_response_t job_res[] = {{200, "The job's state and, once done, its result", &s_job, NULL},
                                         {404, "Unknown job, or its result expired", &s_error, NULL}, {0}};
 static const kf_response_t reload_res[] = {{200, "The new model is serving", &s_reload, NULL},
+                                           {401, "Missing or wrong admin token", &s_error, NULL},
+                                           {403, "No admin token configured and the client is not on loopback", &s_error, NULL},
                                            {500, "The file could not be loaded; the previous model keeps serving", &s_error, NULL}, {0}};
 
 static kf_jobq_t *jobs;
 
-/* The answer for one validated request body; NULL with err on failure. */
-static cJSON *classify_body(const cJSON *body, char *err, size_t errlen) {
+/* The answer for one validated request body, appended to out; -1 with err. */
+static int classify_body(const cJSON *body, kf_buf_t *out, char *err, size_t errlen) {
     const cJSON *q = cJSON_GetObjectItemCaseSensitive(body, "query");
     const cJSON *sid = cJSON_GetObjectItemCaseSensitive(body, "session_id");
-    cJSON *doc = kf_intent_classify(q->valuestring, strlen(q->valuestring), err, errlen);
-    if (doc) cJSON_AddStringToObject(doc, "session_id", sid->valuestring);
-    return doc;
+    return kf_intent_classify_json(q->valuestring, strlen(q->valuestring), sid->valuestring, out, err, errlen);
 }
 
 static int run_job(const char *payload, size_t len, char **result) {
     char err[256];
+    kf_buf_t b;
+    kf_buf_init(&b);
     cJSON *body = cJSON_ParseWithLength(payload, len);
-    cJSON *doc = body ? classify_body(body, err, sizeof err) : NULL;
+    int rc = body ? classify_body(body, &b, err, sizeof err) : -1;
     cJSON_Delete(body);
-    if (!doc) {
+    if (rc < 0) {
+        kf_buf_free(&b);
         cJSON *e = cJSON_CreateObject();
         cJSON_AddStringToObject(e, "error", body ? err : "unreadable job payload");
         *result = cJSON_PrintUnformatted(e);
         cJSON_Delete(e);
         return -1;
     }
-    *result = cJSON_PrintUnformatted(doc);
-    cJSON_Delete(doc);
-    return *result ? 0 : -1;
+    if (b.oom) {
+        kf_buf_free(&b);
+        *result = NULL;
+        return -1;
+    }
+    *result = b.data;
+    return 0;
 }
 
 static void job_done(const char *id, const char *url, const char *result) {
@@ -173,13 +180,12 @@ static void intent(kf_req_t *r) {
         intent_async(r);
         return;
     }
-    char err[256];
-    cJSON *doc = classify_body(r->body, err, sizeof err);
-    if (!doc) {
-        kf_http_send_error(r, 400, err);
-        return;
-    }
-    kf_http_send_json(r, 200, doc);
+    char err[256], stack[2048];
+    kf_buf_t b;
+    kf_buf_init_with(&b, stack, sizeof stack);
+    if (classify_body(r->body, &b, err, sizeof err) < 0) kf_http_send_error(r, 400, err);
+    else kf_http_send_copy(r, 200, "application/json", b.data, b.len);
+    kf_buf_free(&b);
 }
 
 static void job_status(kf_req_t *r) {
@@ -231,8 +237,9 @@ static const kf_route_t intent_routes[] = {
      .tag = "nlu", .params = job_params, .responses = job_res, .handler = job_status},
     {.method = "POST", .path = "/v1/admin/reload", .operation_id = "reloadModel", .summary = "Reload the model file",
      .description = "Loads the model file again and swaps it in atomically; requests in flight finish on the old model. "
-                    "SIGHUP does the same.",
-     .tag = "admin", .responses = reload_res, .handler = reload},
+                    "SIGHUP does the same. Needs the admin token (Authorization: Bearer) when the server has one, "
+                    "else a loopback client.",
+     .tag = "admin", .responses = reload_res, .handler = reload, .flags = KF_ROUTE_ADMIN},
 };
 
 int kf_routes_intent_register(const kf_routes_intent_config_t *cfg) {

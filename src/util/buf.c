@@ -8,8 +8,16 @@
 
 void kf_buf_init(kf_buf_t *b) { memset(b, 0, sizeof *b); }
 
+void kf_buf_init_with(kf_buf_t *b, char *storage, size_t cap) {
+    kf_buf_init(b);
+    b->data = storage;
+    b->cap = cap;
+    b->borrowed = 1;
+    if (cap) storage[0] = '\0';
+}
+
 void kf_buf_free(kf_buf_t *b) {
-    free(b->data);
+    if (!b->borrowed) free(b->data);
     kf_buf_init(b);
 }
 
@@ -18,8 +26,10 @@ static int reserve(kf_buf_t *b, size_t extra) {
     if (b->len + extra + 1 <= b->cap) return 0;
     size_t cap = b->cap ? b->cap : 256;
     while (cap < b->len + extra + 1) cap *= 2;
-    char *p = realloc(b->data, cap);
+    char *p = b->borrowed ? malloc(cap) : realloc(b->data, cap);
     if (!p) { b->oom = 1; return -1; }
+    if (b->borrowed && b->len) memcpy(p, b->data, b->len);
+    b->borrowed = 0;
     b->data = p;
     b->cap = cap;
     return 0;

@@ -7,10 +7,14 @@
 typedef struct {
     char *data;
     size_t len, cap;
-    int oom; /* set once an allocation failed; further appends are dropped */
+    int oom;      /* set once an allocation failed; further appends are dropped */
+    int borrowed; /* data is the caller's storage (kf_buf_init_with), never freed here */
 } kf_buf_t;
 
 void kf_buf_init(kf_buf_t *b);
+/* Starts in the caller's storage (e.g. a stack array) and moves to the heap
+ * only when it outgrows it; kf_buf_free is still required afterwards. */
+void kf_buf_init_with(kf_buf_t *b, char *storage, size_t cap);
 void kf_buf_free(kf_buf_t *b);
 void kf_buf_append(kf_buf_t *b, const void *p, size_t n);
 void kf_buf_puts(kf_buf_t *b, const char *s);

@@ -33,3 +33,17 @@ Test(buf, json_string_escapes_controls_quotes_and_keeps_utf8) {
     cr_assert_str_eq(b.data, "\"a\\\"b\\\\c\\n\\u0001卡\"");
     kf_buf_free(&b);
 }
+
+Test(buf, borrowed_storage_moves_to_heap_when_outgrown) {
+    char stack[8];
+    kf_buf_t b;
+    kf_buf_init_with(&b, stack, sizeof stack);
+    kf_buf_puts(&b, "abc");
+    cr_assert_eq(b.data, stack, "short text stays in the caller's storage");
+    cr_assert_str_eq(b.data, "abc");
+    kf_buf_puts(&b, "defghijklmnop");
+    cr_assert_neq(b.data, stack, "outgrown storage moves to the heap");
+    cr_assert_str_eq(b.data, "abcdefghijklmnop");
+    cr_assert_str_eq(stack, "abc", "the caller's storage is left as it was");
+    kf_buf_free(&b);
+}
