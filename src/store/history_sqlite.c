@@ -1,0 +1,629 @@
+/* history_sqlite.c — the embedded HistoryStore on SQLite: opening, and the
+ * single writer thread with group commit (reads: history_sqlite_read.c,
+ * schema: history_sqlite_schema.c).
+ *
+ * Writes.  Event-loop threads never touch the disk: a submit copies its
+ * arguments into one allocation and queues it (bounded: beyond the bound it
+ * says KF_HISTORY_FULL and the caller answers 503).  One writer thread takes
+ * everything queued, runs it as ONE transaction — each request inside its own
+ * savepoint, so a bad request fails alone — commits, and only then hands each
+ * completion back to its caller's loop.  While one commit is being written
+ * the next batch accumulates, so under load the cost of a commit is shared by
+ * many messages; with little load a request is committed at once (no timer,
+ * no added latency).  A single writer also makes seq assignment trivial:
+ * last_seq + 1, read and updated inside the transaction.
+ *
+ * Durability.  The rule is that what a client was told survives kill -9 of
+ * the process.  In WAL mode a COMMIT has write(2)n its frames into the WAL
+ * file before sqlite3_step returns; from then on the data is in the kernel's
+ * page cache and a dead process cannot lose it.  synchronous=NORMAL (fsync
+ * only at checkpoints) therefore meets the rule at full speed.  Power loss or
+ * a kernel crash can still drop the last transactions (never corrupt the
+ * file); cfg.sync_full = 1 selects synchronous=FULL, an fsync of the WAL per
+ * commit, and group commit is what keeps that affordable.
+ *
+ * Reads use separate connections (WAL lets them run beside the writer) and
+ * see every transaction whose completion has been delivered. */
+#include "store/history_sqlite_int.h"
+
+#include <stdalign.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "loop/loop.h"
+#include "obs/log.h"
+#include "util/buf.h"
+
+struct kf_history_req {
+    kf_history_req_t *next;
+    kf_history_sqlite_t *store;
+    kf_history_op_t op;
+    kf_history_cb_t cb;
+    char conv_id[KF_HISTORY_ID_LEN + 1];
+    int status;
+    char error[160];
+    int was_ended;
+    /* create */
+    const char *profile_json;
+    int64_t started_at;
+    /* append */
+    kf_history_msg_t *msgs;
+    kf_history_ack_t *acks;
+    size_t n;
+    unsigned flags;
+    /* close */
+    kf_history_status_t end_status;
+    int csat;
+    const char *comment;
+    int64_t ended_at;
+    /* assign */
+    const char *agent_id;
+};
+
+enum {
+    W_BEGIN, W_COMMIT, W_ROLLBACK, W_SAVE, W_RELEASE, W_UNDO,
+    W_CREATE, W_CONV, W_DUP, W_INSERT, W_SETSEQ, W_CLOSE, W_ASSIGN, W__N
+};
+
+static const char *const wsql[W__N] = {
+    [W_BEGIN] = "BEGIN IMMEDIATE",
+    [W_COMMIT] = "COMMIT",
+    [W_ROLLBACK] = "ROLLBACK",
+    [W_SAVE] = "SAVEPOINT r",
+    [W_RELEASE] = "RELEASE r",
+    [W_UNDO] = "ROLLBACK TO r",
+    [W_CREATE] = "INSERT INTO conversations(id, profile, started_at, status) VALUES (?1, ?2, ?3, 1)",
+    [W_CONV] = "SELECT num, last_seq, status FROM conversations WHERE id = ?1",
+    [W_DUP] = "SELECT seq FROM messages WHERE conv = ?1 AND client_msg_id = ?2",
+    [W_INSERT] = "INSERT INTO messages(conv, seq, sender, text, client_msg_id, intent, confidence, entities, "
+                 "created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+    [W_SETSEQ] = "UPDATE conversations SET last_seq = ?2 WHERE num = ?1",
+    /* an ended conversation keeps its end; a CSAT given now is recorded either way */
+    [W_CLOSE] = "UPDATE conversations SET "
+                "ended_at = CASE WHEN status = 1 THEN ?3 ELSE ended_at END, "
+                "status = CASE WHEN status = 1 THEN ?2 ELSE status END, "
+                "csat = coalesce(?4, csat), "
+                "csat_comment = CASE WHEN ?4 IS NULL THEN csat_comment ELSE ?5 END WHERE num = ?1",
+    [W_ASSIGN] = "UPDATE conversations SET agent_id = ?2 WHERE num = ?1",
+};
+
+/* ---- connections ---- */
+
+sqlite3 *kf_history_sqlite_connect(const kf_history_sqlite_t *s, int writer, char *err, size_t errlen) {
+    sqlite3 *db = NULL;
+    /* NOMUTEX: a connection is only ever used by one thread at a time */
+    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
+    if (sqlite3_open_v2(s->path, &db, flags, NULL) != SQLITE_OK) {
+        snprintf(err, errlen, "history: cannot open %s: %s", s->path, db ? sqlite3_errmsg(db) : "out of memory");
+        sqlite3_close(db);
+        return NULL;
+    }
+    sqlite3_busy_timeout(db, s->cfg.busy_timeout_ms);
+    char sql[160];
+    snprintf(sql, sizeof sql, "PRAGMA synchronous=%s; PRAGMA foreign_keys=OFF;%s",
+             s->cfg.sync_full ? "FULL" : "NORMAL",
+             writer ? " PRAGMA journal_size_limit=67108864;" : " PRAGMA query_only=1;");
+    char *msg = NULL;
+    if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+        snprintf(err, errlen, "history: cannot configure %s: %s", s->path, msg ? msg : sqlite3_errmsg(db));
+        sqlite3_free(msg);
+        sqlite3_close(db);
+        return NULL;
+    }
+    return db;
+}
+
+static int enable_wal(sqlite3 *db, const char *path, char *err, size_t errlen) {
+    sqlite3_stmt *st;
+    int ok = 0;
+    if (sqlite3_prepare_v2(db, "PRAGMA journal_mode=WAL", -1, &st, NULL) == SQLITE_OK) {
+        if (sqlite3_step(st) == SQLITE_ROW) {
+            const unsigned char *m = sqlite3_column_text(st, 0);
+            ok = m && !strcmp((const char *)m, "wal");
+        }
+        sqlite3_finalize(st);
+    }
+    if (!ok) snprintf(err, errlen, "history: cannot use WAL mode on %s: %s", path, sqlite3_errmsg(db));
+    return ok ? 0 : -1;
+}
+
+/* ---- the writer ---- */
+
+static int step_simple(kf_history_sqlite_t *s, int which) {
+    sqlite3_stmt *st = s->wst[which];
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE || rc == SQLITE_ROW ? SQLITE_OK : rc;
+}
+
+static int fail(kf_history_req_t *r, int code, const char *what, sqlite3 *db) {
+    if (db) snprintf(r->error, sizeof r->error, "%s: %s", what, sqlite3_errmsg(db));
+    else snprintf(r->error, sizeof r->error, "%s", what);
+    return code;
+}
+
+static int code_of(int rc) { return (rc & 0xff) == SQLITE_CONSTRAINT ? KF_HISTORY_INVALID : KF_HISTORY_ERR; }
+
+/* Looks the conversation up: its num, last seq and status. */
+static int find_conv(kf_history_sqlite_t *s, kf_history_req_t *r, int64_t *num, int64_t *last, int *status) {
+    sqlite3_stmt *st = s->wst[W_CONV];
+    sqlite3_bind_text(st, 1, r->conv_id, KF_HISTORY_ID_LEN, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        *num = sqlite3_column_int64(st, 0);
+        *last = sqlite3_column_int64(st, 1);
+        *status = sqlite3_column_int(st, 2);
+    }
+    sqlite3_reset(st);
+    if (rc == SQLITE_ROW) return KF_HISTORY_OK;
+    if (rc == SQLITE_DONE) return fail(r, KF_HISTORY_NOTFOUND, "no such conversation", NULL);
+    return fail(r, KF_HISTORY_ERR, "history lookup failed", s->wdb);
+}
+
+static int bind_opt(sqlite3_stmt *st, int i, const char *v) {
+    return v ? sqlite3_bind_text(st, i, v, -1, SQLITE_STATIC) : sqlite3_bind_null(st, i);
+}
+
+static int run_create(kf_history_sqlite_t *s, kf_history_req_t *r) {
+    sqlite3_stmt *st = s->wst[W_CREATE];
+    sqlite3_bind_text(st, 1, r->conv_id, KF_HISTORY_ID_LEN, SQLITE_STATIC);
+    bind_opt(st, 2, r->profile_json);
+    sqlite3_bind_int64(st, 3, r->started_at);
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (rc == SQLITE_DONE) return KF_HISTORY_OK;
+    if (rc == SQLITE_CONSTRAINT_UNIQUE || rc == SQLITE_CONSTRAINT_PRIMARYKEY ||
+        sqlite3_extended_errcode(s->wdb) == SQLITE_CONSTRAINT_UNIQUE)
+        return fail(r, KF_HISTORY_EXISTS, "conversation id already exists", NULL);
+    return fail(r, code_of(rc), "create failed", s->wdb);
+}
+
+static int run_append(kf_history_sqlite_t *s, kf_history_req_t *r) {
+    int64_t num, last;
+    int status, rc = find_conv(s, r, &num, &last, &status);
+    if (rc != KF_HISTORY_OK) return rc;
+    int stopped = 0;
+    for (size_t i = 0; i < r->n; i++) {
+        const kf_history_msg_t *m = &r->msgs[i];
+        if (stopped) {
+            r->acks[i] = (kf_history_ack_t){0, KF_HISTORY_SKIPPED};
+            continue;
+        }
+        if (m->client_msg_id) {
+            sqlite3_stmt *d = s->wst[W_DUP];
+            sqlite3_bind_int64(d, 1, num);
+            sqlite3_bind_text(d, 2, m->client_msg_id, -1, SQLITE_STATIC);
+            int drc = sqlite3_step(d);
+            int64_t seq = drc == SQLITE_ROW ? sqlite3_column_int64(d, 0) : 0;
+            sqlite3_reset(d);
+            if (drc != SQLITE_ROW && drc != SQLITE_DONE) return fail(r, KF_HISTORY_ERR, "duplicate check failed", s->wdb);
+            if (drc == SQLITE_ROW) {
+                r->acks[i] = (kf_history_ack_t){seq, KF_HISTORY_DUPLICATE};
+                if (r->flags & KF_HISTORY_STOP_AT_DUPLICATE) stopped = 1;
+                continue;
+            }
+        }
+        sqlite3_stmt *st = s->wst[W_INSERT];
+        sqlite3_bind_int64(st, 1, num);
+        sqlite3_bind_int64(st, 2, last + 1);
+        sqlite3_bind_int(st, 3, (int)m->sender);
+        sqlite3_bind_text(st, 4, m->text, -1, SQLITE_STATIC);
+        bind_opt(st, 5, m->client_msg_id);
+        bind_opt(st, 6, m->intent);
+        if (m->intent) sqlite3_bind_double(st, 7, m->confidence);
+        else sqlite3_bind_null(st, 7);
+        bind_opt(st, 8, m->entities_json);
+        sqlite3_bind_int64(st, 9, m->created_at_ms);
+        rc = sqlite3_step(st);
+        sqlite3_reset(st);
+        if (rc != SQLITE_DONE) return fail(r, code_of(rc), "append failed", s->wdb);
+        r->acks[i] = (kf_history_ack_t){++last, KF_HISTORY_INSERTED};
+    }
+    sqlite3_stmt *u = s->wst[W_SETSEQ];
+    sqlite3_bind_int64(u, 1, num);
+    sqlite3_bind_int64(u, 2, last);
+    rc = sqlite3_step(u);
+    sqlite3_reset(u);
+    return rc == SQLITE_DONE ? KF_HISTORY_OK : fail(r, KF_HISTORY_ERR, "append failed", s->wdb);
+}
+
+static int run_update(kf_history_sqlite_t *s, kf_history_req_t *r) {
+    int64_t num, last;
+    int status, rc = find_conv(s, r, &num, &last, &status);
+    if (rc != KF_HISTORY_OK) return rc;
+    sqlite3_stmt *st;
+    if (r->op == KF_HISTORY_OP_CLOSE) {
+        r->was_ended = status != KF_HISTORY_OPEN;
+        st = s->wst[W_CLOSE];
+        sqlite3_bind_int64(st, 1, num);
+        sqlite3_bind_int(st, 2, (int)r->end_status);
+        sqlite3_bind_int64(st, 3, r->ended_at);
+        if (r->csat) sqlite3_bind_int(st, 4, r->csat);
+        else sqlite3_bind_null(st, 4);
+        bind_opt(st, 5, r->comment);
+    } else {
+        st = s->wst[W_ASSIGN];
+        sqlite3_bind_int64(st, 1, num);
+        bind_opt(st, 2, r->agent_id);
+    }
+    rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? KF_HISTORY_OK : fail(r, code_of(rc), "update failed", s->wdb);
+}
+
+static int run_one(kf_history_sqlite_t *s, kf_history_req_t *r) {
+    switch (r->op) {
+    case KF_HISTORY_OP_CREATE: return run_create(s, r);
+    case KF_HISTORY_OP_APPEND: return run_append(s, r);
+    default: return run_update(s, r);
+    }
+}
+
+static void fail_all(kf_history_req_t *batch, const char *what, sqlite3 *db) {
+    for (kf_history_req_t *r = batch; r; r = r->next) r->status = fail(r, KF_HISTORY_ERR, what, db);
+}
+
+static double mono_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* Runs a batch as one transaction; sets each request's status. */
+static void run_batch(kf_history_sqlite_t *s, kf_history_req_t *batch, size_t n) {
+    double t0 = mono_s();
+    if (step_simple(s, W_BEGIN) != SQLITE_OK) {
+        fail_all(batch, "history transaction failed", s->wdb);
+        return;
+    }
+    int lost = 0;
+    for (kf_history_req_t *r = batch; r; r = r->next) {
+        if (lost) {
+            r->status = fail(r, KF_HISTORY_ERR, "history transaction aborted", NULL);
+            continue;
+        }
+        /* a savepoint per request only when others share the transaction */
+        if (n > 1 && step_simple(s, W_SAVE) != SQLITE_OK) {
+            r->status = fail(r, KF_HISTORY_ERR, "history savepoint failed", s->wdb);
+        } else {
+            r->status = run_one(s, r);
+            if (n > 1 && r->status != KF_HISTORY_OK && !sqlite3_get_autocommit(s->wdb)) step_simple(s, W_UNDO);
+            if (n > 1 && !sqlite3_get_autocommit(s->wdb)) step_simple(s, W_RELEASE);
+        }
+        /* an I/O error can make SQLite roll the whole transaction back */
+        if (sqlite3_get_autocommit(s->wdb)) lost = 1;
+    }
+    int committed = 0;
+    if (lost) {
+        fail_all(batch, "history transaction rolled back", s->wdb);
+    } else if (n == 1 && batch->status != KF_HISTORY_OK) {
+        step_simple(s, W_ROLLBACK);
+    } else if (step_simple(s, W_COMMIT) != SQLITE_OK) {
+        char why[120];
+        snprintf(why, sizeof why, "history commit failed: %s", sqlite3_errmsg(s->wdb));
+        if (!sqlite3_get_autocommit(s->wdb)) step_simple(s, W_ROLLBACK);
+        fail_all(batch, why, NULL);
+    } else {
+        committed = 1;
+    }
+    double dt = mono_s() - t0;
+    pthread_mutex_lock(&s->mu);
+    s->stats.commit_seconds += dt;
+    if (committed) {
+        s->stats.commits++;
+        s->stats.batched_requests += n;
+        if (n > s->stats.max_batch) s->stats.max_batch = n;
+        int b = 0;
+        while (b < KF_HISTORY_BATCH_BUCKETS - 1 && ((size_t)1 << b) < n) b++;
+        s->stats.batch_hist[b]++;
+    }
+    for (kf_history_req_t *r = batch; r; r = r->next) {
+        if (r->status == KF_HISTORY_OK) s->stats.requests_ok++;
+        else s->stats.requests_failed++;
+        if (r->op != KF_HISTORY_OP_APPEND || r->status != KF_HISTORY_OK) continue;
+        for (size_t i = 0; i < r->n; i++) {
+            if (r->acks[i].state == KF_HISTORY_INSERTED) s->stats.messages_inserted++;
+            else if (r->acks[i].state == KF_HISTORY_DUPLICATE) s->stats.messages_duplicate++;
+        }
+    }
+    pthread_mutex_unlock(&s->mu);
+    if (!committed && n > 1)
+        kf_log(KF_LOG_ERROR, "history write failed", "requests", 'i', (long long)n, "error", 's', batch->error, NULL);
+}
+
+/* Runs the completion on the caller's thread, then frees the request. */
+static void complete(void *arg) {
+    kf_history_req_t *r = arg;
+    kf_history_result_t res = {
+        .status = r->status,
+        .error = r->status == KF_HISTORY_OK ? "" : r->error,
+        .op = r->op,
+        .conv_id = r->conv_id,
+        .acks = r->op == KF_HISTORY_OP_APPEND && r->status == KF_HISTORY_OK ? r->acks : NULL,
+        .nacks = r->op == KF_HISTORY_OP_APPEND && r->status == KF_HISTORY_OK ? r->n : 0,
+        .was_ended = r->was_ended,
+    };
+    r->cb.fn(&res, r->cb.ud);
+    free(r);
+}
+
+static void deliver(kf_history_req_t *batch) {
+    while (batch) {
+        kf_history_req_t *r = batch;
+        batch = r->next;
+        if (!r->cb.fn) {
+            free(r);
+        } else if (!r->cb.loop) {
+            complete(r);
+        } else {
+            /* a lost completion would hang a client forever: wait out the OOM */
+            for (int tries = 0; kf_loop_post(r->cb.loop, complete, r) < 0; tries++) {
+                if (tries == 0) kf_log(KF_LOG_ERROR, "history: cannot post a completion, retrying", NULL);
+                usleep(1000);
+            }
+        }
+    }
+}
+
+static void *writer_main(void *arg) {
+    kf_history_sqlite_t *s = arg;
+    for (;;) {
+        pthread_mutex_lock(&s->mu);
+        while (!s->head && !s->stop) pthread_cond_wait(&s->cv, &s->mu);
+        kf_history_req_t *batch = s->head;
+        size_t n = s->depth;
+        s->head = s->tail = NULL;
+        s->depth = 0;
+        pthread_mutex_unlock(&s->mu);
+        if (!batch) break; /* stopping, and everything queued is done */
+        run_batch(s, batch, n);
+        deliver(batch);
+    }
+    return NULL;
+}
+
+/* ---- submitting ---- */
+
+static size_t align_up(size_t n) { return (n + alignof(max_align_t) - 1) & ~(alignof(max_align_t) - 1); }
+
+/* Copies a string into the request's arena. */
+static const char *put(char **arena, const char *v) {
+    if (!v) return NULL;
+    size_t n = strlen(v) + 1;
+    char *p = memcpy(*arena, v, n);
+    *arena += n;
+    return p;
+}
+
+static size_t slen(const char *v) { return v ? strlen(v) + 1 : 0; }
+
+static kf_history_req_t *req_new(kf_history_op_t op, const char *conv_id, kf_history_cb_t cb, size_t nmsgs,
+                                 size_t strbytes, char **arena) {
+    size_t head = align_up(sizeof(kf_history_req_t));
+    size_t msgs = align_up(nmsgs * sizeof(kf_history_msg_t));
+    size_t acks = align_up(nmsgs * sizeof(kf_history_ack_t));
+    kf_history_req_t *r = malloc(head + msgs + acks + strbytes);
+    if (!r) return NULL;
+    memset(r, 0, sizeof *r);
+    r->op = op;
+    r->cb = cb;
+    if (conv_id) memcpy(r->conv_id, conv_id, KF_HISTORY_ID_LEN + 1);
+    r->msgs = (kf_history_msg_t *)((char *)r + head);
+    r->acks = (kf_history_ack_t *)((char *)r + head + msgs);
+    r->n = nmsgs;
+    *arena = (char *)r + head + msgs + acks;
+    return r;
+}
+
+static int enqueue(kf_history_sqlite_t *s, kf_history_req_t *r, char *err, size_t errlen) {
+    pthread_mutex_lock(&s->mu);
+    int rc = KF_HISTORY_OK;
+    if (s->stop) {
+        rc = KF_HISTORY_SHUTDOWN;
+        snprintf(err, errlen, "history store is shutting down");
+    } else if (s->depth >= s->cfg.queue_capacity) {
+        rc = KF_HISTORY_FULL;
+        s->stats.requests_rejected++;
+        snprintf(err, errlen, "history write queue full (%zu requests)", s->cfg.queue_capacity);
+    } else {
+        r->store = s;
+        if (s->tail) s->tail->next = r;
+        else s->head = r;
+        s->tail = r;
+        s->depth++;
+        pthread_cond_signal(&s->cv);
+    }
+    pthread_mutex_unlock(&s->mu);
+    if (rc != KF_HISTORY_OK) free(r);
+    return rc;
+}
+
+static int bad(char *err, size_t errlen, const char *what) {
+    snprintf(err, errlen, "%s", what);
+    return KF_HISTORY_INVALID;
+}
+
+static int nomem(char *err, size_t errlen) {
+    snprintf(err, errlen, "out of memory");
+    return KF_HISTORY_NOMEM;
+}
+
+static int op_create(kf_history_t *h, const char *id, const kf_history_profile_t *p, int64_t started,
+                     kf_history_cb_t cb, char id_out[KF_HISTORY_ID_LEN + 1], char *err, size_t errlen) {
+    char gen[KF_HISTORY_ID_LEN + 1];
+    if (id && !kf_history_valid_id(id)) return bad(err, errlen, "conversation id must be 32 lowercase hex digits");
+    if (!id) {
+        if (kf_history_new_id(gen) < 0) return bad(err, errlen, "no randomness for a conversation id");
+        id = gen;
+    }
+    if (p && (p->vip_tier < 0 || p->vip_tier > 1000)) return bad(err, errlen, "vip_tier out of range");
+    kf_buf_t js;
+    kf_buf_init(&js);
+    if (p) {
+        const char *keys[] = {"user_id", "name", "language"};
+        const char *vals[] = {p->user_id, p->name, p->language};
+        kf_buf_printf(&js, "{\"vip_tier\":%d", p->vip_tier);
+        for (int i = 0; i < 3; i++) {
+            if (!vals[i]) continue;
+            kf_buf_printf(&js, ",\"%s\":", keys[i]);
+            kf_buf_json_str(&js, vals[i], strlen(vals[i]));
+        }
+        kf_buf_puts(&js, "}");
+        if (js.oom) {
+            kf_buf_free(&js);
+            return nomem(err, errlen);
+        }
+    }
+    char *arena;
+    kf_history_req_t *r = req_new(KF_HISTORY_OP_CREATE, id, cb, 0, p ? js.len + 1 : 0, &arena);
+    if (r) {
+        r->profile_json = p ? put(&arena, js.data) : NULL;
+        r->started_at = started > 0 ? started : kf_history_now_ms();
+    }
+    kf_buf_free(&js);
+    if (!r) return nomem(err, errlen);
+    if (id_out) memcpy(id_out, id, KF_HISTORY_ID_LEN + 1);
+    return enqueue((kf_history_sqlite_t *)h, r, err, errlen);
+}
+
+static int op_append(kf_history_t *h, const char *conv_id, const kf_history_msg_t *msgs, size_t n, unsigned flags,
+                     kf_history_cb_t cb, char *err, size_t errlen) {
+    if (!kf_history_valid_id(conv_id)) return bad(err, errlen, "conversation id must be 32 lowercase hex digits");
+    if (!msgs || n == 0 || n > KF_HISTORY_MAX_BATCH) return bad(err, errlen, "append needs 1..256 messages");
+    size_t bytes = 0;
+    for (size_t i = 0; i < n; i++) {
+        const kf_history_msg_t *m = &msgs[i];
+        if (!kf_history_sender_name(m->sender)) return bad(err, errlen, "unknown sender");
+        if (!m->text || strlen(m->text) > KF_HISTORY_MAX_TEXT) return bad(err, errlen, "message text missing or too long");
+        if (m->client_msg_id && (!*m->client_msg_id || strlen(m->client_msg_id) > 128))
+            return bad(err, errlen, "client_msg_id must be 1..128 bytes");
+        bytes += slen(m->text) + slen(m->client_msg_id) + slen(m->intent) + slen(m->entities_json);
+    }
+    char *arena;
+    kf_history_req_t *r = req_new(KF_HISTORY_OP_APPEND, conv_id, cb, n, bytes, &arena);
+    if (!r) return nomem(err, errlen);
+    r->flags = flags;
+    int64_t now = kf_history_now_ms();
+    for (size_t i = 0; i < n; i++) {
+        kf_history_msg_t *d = &r->msgs[i];
+        *d = msgs[i];
+        d->text = put(&arena, msgs[i].text);
+        d->client_msg_id = put(&arena, msgs[i].client_msg_id);
+        d->intent = put(&arena, msgs[i].intent);
+        d->entities_json = put(&arena, msgs[i].entities_json);
+        if (d->created_at_ms <= 0) d->created_at_ms = now;
+    }
+    return enqueue((kf_history_sqlite_t *)h, r, err, errlen);
+}
+
+static int op_close(kf_history_t *h, const char *conv_id, kf_history_status_t status, int csat, const char *comment,
+                    kf_history_cb_t cb, char *err, size_t errlen) {
+    if (!kf_history_valid_id(conv_id)) return bad(err, errlen, "conversation id must be 32 lowercase hex digits");
+    if (status != KF_HISTORY_CLOSED && status != KF_HISTORY_EXPIRED) return bad(err, errlen, "status must be closed or expired");
+    if (csat < 0 || csat > 5) return bad(err, errlen, "csat must be 1..5 (0 = none)");
+    if (comment && strlen(comment) > 4096) return bad(err, errlen, "comment too long");
+    char *arena;
+    kf_history_req_t *r = req_new(KF_HISTORY_OP_CLOSE, conv_id, cb, 0, slen(comment), &arena);
+    if (!r) return nomem(err, errlen);
+    r->end_status = status;
+    r->csat = csat;
+    r->comment = csat ? put(&arena, comment) : NULL;
+    r->ended_at = kf_history_now_ms();
+    return enqueue((kf_history_sqlite_t *)h, r, err, errlen);
+}
+
+static int op_assign(kf_history_t *h, const char *conv_id, const char *agent_id, kf_history_cb_t cb, char *err,
+                     size_t errlen) {
+    if (!kf_history_valid_id(conv_id)) return bad(err, errlen, "conversation id must be 32 lowercase hex digits");
+    if (agent_id && (!*agent_id || strlen(agent_id) > 128)) return bad(err, errlen, "agent id must be 1..128 bytes");
+    char *arena;
+    kf_history_req_t *r = req_new(KF_HISTORY_OP_ASSIGN, conv_id, cb, 0, slen(agent_id), &arena);
+    if (!r) return nomem(err, errlen);
+    r->agent_id = put(&arena, agent_id);
+    return enqueue((kf_history_sqlite_t *)h, r, err, errlen);
+}
+
+static void op_stats(kf_history_t *h, kf_history_stats_t *out) {
+    kf_history_sqlite_t *s = (kf_history_sqlite_t *)h;
+    pthread_mutex_lock(&s->mu);
+    *out = s->stats;
+    out->queue_depth = s->depth;
+    out->queue_capacity = s->cfg.queue_capacity;
+    pthread_mutex_unlock(&s->mu);
+}
+
+static void free_store(kf_history_sqlite_t *s) {
+    if (s->wst)
+        for (int i = 0; i < W__N; i++) sqlite3_finalize(s->wst[i]);
+    free(s->wst);
+    sqlite3_close(s->wdb);
+    kf_history_sqlite_close_readers(s);
+    pthread_mutex_destroy(&s->mu);
+    pthread_mutex_destroy(&s->rmu);
+    pthread_cond_destroy(&s->cv);
+    free(s->path);
+    free(s);
+}
+
+static void op_destroy(kf_history_t *h) {
+    kf_history_sqlite_t *s = (kf_history_sqlite_t *)h;
+    pthread_mutex_lock(&s->mu);
+    s->stop = 1;
+    pthread_cond_signal(&s->cv);
+    pthread_mutex_unlock(&s->mu);
+    pthread_join(s->writer, NULL);
+    free_store(s);
+}
+
+static const kf_history_ops_t ops = {
+    op_create, op_append, op_close, op_assign,
+    kf_history_sqlite_get, kf_history_sqlite_fetch, kf_history_sqlite_list, kf_history_sqlite_last_seq,
+    kf_history_sqlite_find_client_msg, op_stats, op_destroy,
+};
+
+kf_history_t *kf_history_sqlite_open(const kf_history_sqlite_config_t *cfg, char *err, size_t errlen) {
+    if (!cfg || !cfg->path || !*cfg->path) {
+        snprintf(err, errlen, "history: no database path");
+        return NULL;
+    }
+    kf_history_sqlite_t *s = calloc(1, sizeof *s);
+    if (!s) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    s->super.ops = &ops;
+    s->cfg = *cfg;
+    if (!s->cfg.queue_capacity) s->cfg.queue_capacity = 4096;
+    if (s->cfg.busy_timeout_ms <= 0) s->cfg.busy_timeout_ms = 5000;
+    s->path = strdup(cfg->path);
+    s->cfg.path = s->path;
+    pthread_mutex_init(&s->mu, NULL);
+    pthread_mutex_init(&s->rmu, NULL);
+    pthread_cond_init(&s->cv, NULL);
+    s->wst = calloc(W__N, sizeof *s->wst);
+    if (!s->path || !s->wst) {
+        snprintf(err, errlen, "out of memory");
+        goto fail;
+    }
+    if (!(s->wdb = kf_history_sqlite_connect(s, 1, err, errlen))) goto fail;
+    if (enable_wal(s->wdb, s->path, err, errlen) < 0) goto fail;
+    if (kf_history_sqlite_migrate(s->wdb, err, errlen) < 0) goto fail;
+    for (int i = 0; i < W__N; i++) {
+        if (sqlite3_prepare_v3(s->wdb, wsql[i], -1, SQLITE_PREPARE_PERSISTENT, &s->wst[i], NULL) != SQLITE_OK) {
+            snprintf(err, errlen, "history: cannot prepare a statement: %s", sqlite3_errmsg(s->wdb));
+            goto fail;
+        }
+    }
+    if (pthread_create(&s->writer, NULL, writer_main, s) != 0) {
+        snprintf(err, errlen, "history: cannot start the writer thread");
+        goto fail;
+    }
+    return &s->super;
+fail:
+    free_store(s);
+    return NULL;
+}
