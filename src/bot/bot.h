@@ -1,6 +1,7 @@
 /* bot.h — the bot definition: a folder of YAML files (bots/README.md) with
  * the bot's languages and thresholds (bot.yml) and its intents, training
- * phrases per language, agent skills and response templates (intents/NAME.yml).
+ * phrases per language, agent skills and response templates (intents/NAME.yml),
+ * and its multi-turn flows (flows/NAME.yml; their steps: bot/flow.h).
  *
  * kf_bot_each_example() feeds the training phrases to `kefu train`;
  * kf_bot_load() keeps the whole definition for the conversation engine.
@@ -40,7 +41,9 @@ typedef struct {
 /* Loads and validates the bot folder DIR.  NULL with err ("file:line: what") on
  * malformed YAML, wrong types, unknown keys/languages/skills, an intent without
  * phrases, duplicate intents or phrases, a response or quick reply referring to
- * an unknown intent, a bad {slot} placeholder. */
+ * an unknown intent, a bad {slot} placeholder; and in flows/: unknown step
+ * kinds, slots, entity types, triggers, webhooks or goto targets, duplicate
+ * flows, an intent triggering two flows. */
 kf_bot_t *kf_bot_load(const char *dir, char *err, size_t errlen);
 void kf_bot_free(kf_bot_t *bot);
 
@@ -70,5 +73,20 @@ typedef const char *(*kf_bot_slot_fn)(void *ud, const char *name, size_t len);
  * written, or -1 with err when out is too small or the template is malformed. */
 int kf_bot_render(const char *tmpl, kf_bot_slot_fn lookup, void *ud, char *out, size_t outlen, char *err,
                   size_t errlen);
+
+/* ---- flows (bots/README.md "Flows"; step details in bot/flow.h) ---- */
+typedef struct kf_flow kf_flow_t;
+
+typedef struct {
+    const char *name, *url; /* bot.yml `webhooks:` entry */
+    int timeout_ms;
+} kf_bot_webhook_t;
+
+size_t kf_bot_n_flows(const kf_bot_t *bot);
+const kf_flow_t *kf_bot_flow(const kf_bot_t *bot, size_t i); /* in load order; NULL past the end */
+const kf_flow_t *kf_bot_flow_named(const kf_bot_t *bot, const char *name);
+/* The flow INTENT starts, or NULL (an intent triggers at most one flow). */
+const kf_flow_t *kf_bot_flow_for_intent(const kf_bot_t *bot, const char *intent);
+const kf_bot_webhook_t *kf_bot_webhook(const kf_bot_t *bot, const char *name);
 
 #endif

@@ -1,0 +1,415 @@
+/* test_engine_dialogue.c — the dialogue state machine (engine/dialogue.c)
+ * driven by hand-made NLU results and entities (no model): the demo bot's
+ * block-card flow end to end in English and Chinese, slots pre-filled from
+ * the trigger, validation and retry limits, deny, cancel, digression and
+ * resume, webhook answers and failures, and the state's JSON round trip.
+ * Run from the repository root. */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "engine/dialogue.h"
+
+static kf_bot_t *bot;
+static kf_dlg_state_t *st;
+static kf_dlg_out_t out;
+static char err[256];
+
+static void setup(void) {
+    bot = kf_bot_load("bots/demo", err, sizeof err);
+    cr_assert(bot, "%s", err);
+    st = kf_dlg_state_new();
+    cr_assert(st);
+    memset(&out, 0, sizeof out);
+}
+
+static void teardown(void) {
+    kf_dlg_out_free(&out);
+    kf_dlg_state_free(st);
+    kf_bot_free(bot);
+}
+
+/* One customer message; ent_type/ent_value: at most one entity (NULL: none). */
+static void say(const char *intent, double conf, const char *text, const char *lang, const char *ent_type,
+                const char *ent_value) {
+    kf_ent_t e = {0};
+    if (ent_type) {
+        e.type = ent_type;
+        snprintf(e.value, sizeof e.value, "%s", ent_value);
+    }
+    kf_dlg_input_t in = {intent, conf, intent && !strcmp(intent, "oos"), &e, ent_type ? 1 : 0, text, lang};
+    kf_dlg_out_free(&out);
+    cr_assert_eq(kf_dlg_handle(bot, st, &in, &out, err, sizeof err), 0, "%s", err);
+}
+
+static void hook(int ok, const char *json) {
+    kf_dlg_out_free(&out);
+    cr_assert_eq(kf_dlg_webhook_result(bot, st, ok, json, &out, err, sizeof err), 0, "%s", err);
+}
+
+static void expect_msgs(size_t n) {
+    cr_assert_eq(out.n_msgs, n, "%zu messages, want %zu (first: %s)", out.n_msgs, n,
+                 out.n_msgs ? out.msgs[0].text : "-");
+}
+
+static void expect_text(size_t i, const char *needle) {
+    cr_assert(i < out.n_msgs, "no message %zu", i);
+    cr_expect(strstr(out.msgs[i].text, needle), "message %zu \"%s\" lacks \"%s\"", i, out.msgs[i].text, needle);
+}
+
+TestSuite(dialogue, .init = setup, .fini = teardown);
+
+Test(dialogue, block_card_in_english) {
+    say("lost_or_stolen_card", 0.93, "I lost my card", "en", NULL, NULL);
+    cr_expect_eq(out.action.kind, KF_DLG_NONE);
+    expect_msgs(1);
+    expect_text(0, "Which card should I block?");
+    cr_expect_str_eq(kf_dlg_active_flow(st), "block_card");
+    cr_expect_str_eq(kf_dlg_step_id(st), "which_card");
+
+    /* a bare "1234" is no NLU entity (card_last4 needs a cue): the slot's pattern takes it */
+    say("oos", 0.3, "1234", "en", NULL, NULL);
+    expect_msgs(1);
+    expect_text(0, "Block the card ending 1234?");
+    cr_expect_eq(out.msgs[0].n_quick_replies, 2);
+    cr_expect_str_eq(out.msgs[0].quick_replies[0].payload, "/affirm");
+    cr_expect_str_eq(kf_dlg_slot(st, "card_last4"), "1234");
+
+    say("affirm", 0.97, "yes", "en", NULL, NULL);
+    expect_msgs(0);
+    cr_assert_eq(out.action.kind, KF_DLG_WEBHOOK);
+    cr_expect_str_eq(out.action.webhook, "block_card");
+    cr_expect_str_eq(out.action.url, "http://127.0.0.1:8088/block");
+    cr_expect_eq(out.action.timeout_ms, 3000);
+    cr_expect_str_eq(out.action.body, "{\"card_last4\":\"1234\"}");
+    cr_expect(kf_dlg_waiting_webhook(st));
+
+    hook(1, "{\"reference\":\"BLK-20260001\",\"status\":\"blocked\"}");
+    expect_msgs(1);
+    cr_expect_str_eq(out.msgs[0].text,
+                     "Done. The card ending 1234 is blocked. Your reference number is BLK-20260001.");
+    cr_expect_eq(out.action.kind, KF_DLG_FLOW_DONE);
+    cr_expect_str_eq(out.action.outcome, "completed");
+    cr_expect_str_eq(out.action.flow, "block_card");
+    cr_expect_null(kf_dlg_active_flow(st));
+    cr_expect_not(kf_dlg_waiting_webhook(st));
+
+    /* with no flow running, other intents go back to the engine */
+    say("thanks", 0.9, "thanks", "en", NULL, NULL);
+    cr_expect_eq(out.action.kind, KF_DLG_ANSWER_INTENT);
+    cr_expect_str_eq(out.action.intent, "thanks");
+    expect_msgs(0);
+}
+
+Test(dialogue, block_card_in_chinese) {
+    say("lost_or_stolen_card", 0.9, "我的卡丢了", "zh", NULL, NULL);
+    cr_expect_eq(out.lang, kf_bot_language(bot, 1));
+    expect_msgs(1);
+    expect_text(0, "卡号后四位");
+    say("oos", 0.2, "尾号5678", "zh", "card_last4", "5678");
+    expect_msgs(1);
+    expect_text(0, "确认冻结尾号 5678 的银行卡吗");
+    cr_expect_str_eq(out.msgs[0].quick_replies[0].title, "确认冻结");
+    say("affirm", 0.95, "是的", "zh", NULL, NULL);
+    cr_assert_eq(out.action.kind, KF_DLG_WEBHOOK);
+    cr_expect_str_eq(out.action.body, "{\"card_last4\":\"5678\"}");
+    hook(1, "{\"reference\": 778899}");
+    expect_msgs(1);
+    cr_expect_str_eq(out.msgs[0].text, "已为您冻结尾号 5678 的银行卡，参考编号：778899。");
+    cr_expect_eq(out.action.kind, KF_DLG_FLOW_DONE);
+}
+
+Test(dialogue, slot_prefilled_from_the_trigger) {
+    say("lost_or_stolen_card", 0.9, "block my card ending 4321", "en", "card_last4", "4321");
+    expect_msgs(1);
+    expect_text(0, "Block the card ending 4321?");
+    cr_expect_str_eq(kf_dlg_step_id(st), "sure");
+}
+
+Test(dialogue, card_number_gives_its_last_four) {
+    say("lost_or_stolen_card", 0.9, "block card 4111 1111 1111 1111", "en", "card_number", "4111111111111111");
+    expect_msgs(1);
+    expect_text(0, "ending 1111?");
+}
+
+Test(dialogue, validation_failure_then_retry_limit_cancels) {
+    say("transfer_money", 0.9, "I want to send money", "en", NULL, NULL);
+    expect_msgs(1);
+    expect_text(0, "How much");
+    say("oos", 0.2, "a lot", "en", NULL, NULL); /* nothing that fills the slot */
+    expect_msgs(2);
+    expect_text(0, "between 0.01 and 50,000");
+    expect_text(1, "How much");
+    say("oos", 0.2, "99999 CNY", "en", "money", "99999.00 CNY"); /* found, but over max */
+    expect_msgs(2);
+    cr_expect_null(kf_dlg_slot(st, "amount"));
+    say("oos", 0.2, "zero", "en", NULL, NULL); /* third bad answer: retries (2) exhausted -> on_fail: cancel */
+    expect_msgs(1);
+    expect_text(0, "transfer is cancelled");
+    cr_expect_eq(out.action.kind, KF_DLG_FLOW_DONE);
+    cr_expect_str_eq(out.action.outcome, "cancelled");
+    cr_expect_null(kf_dlg_active_flow(st));
+}
+
+Test(dialogue, retry_limit_hands_off) {
+    say("lost_or_stolen_card", 0.9, "lost card", "en", NULL, NULL);
+    for (int i = 0; i < 2; i++) {
+        say("oos", 0.2, "the blue one", "en", NULL, NULL);
+        expect_msgs(2);
+        expect_text(0, "last 4 digits of the card");
+    }
+    say("oos", 0.2, "the red one", "en", NULL, NULL);
+    cr_expect_eq(out.action.kind, KF_DLG_HANDOFF);
+    cr_expect_str_eq(out.action.skill, "cards");
+    cr_expect(strstr(out.action.reason, "card_last4"), "%s", out.action.reason);
+    cr_expect_null(kf_dlg_active_flow(st));
+}
+
+Test(dialogue, transfer_with_text_slot_and_summary) {
+    say("transfer_money", 0.9, "send 200 CNY to my mum", "en", "money", "200.00 CNY");
+    expect_msgs(1);
+    expect_text(0, "Who should receive it?");
+    say("oos", 0.3, "  Wang Fang  ", "en", NULL, NULL);
+    expect_msgs(1);
+    cr_expect_str_eq(out.msgs[0].text, "Transfer 200.00 CNY to Wang Fang?");
+    say("affirm", 0.9, "yes", "en", NULL, NULL);
+    expect_msgs(1);
+    expect_text(0, "no money has moved");
+    cr_expect_eq(out.action.kind, KF_DLG_FLOW_DONE);
+}
+
+Test(dialogue, deny_at_confirm_goes_to_the_given_step) {
+    say("lost_or_stolen_card", 0.9, "block my card ending 1234", "en", "card_last4", "1234");
+    say("deny", 0.9, "no", "en", NULL, NULL);
+    expect_msgs(1);
+    expect_text(0, "I haven't blocked the card ending 1234");
+    cr_expect_eq(out.action.kind, KF_DLG_FLOW_DONE);
+    cr_expect_str_eq(out.action.outcome, "completed");
+}
+
+Test(dialogue, deny_asks_the_slot_again) {
+    say("update_phone", 0.9, "change my phone number to 13812345678", "en", "phone", "+8613812345678");
+    expect_text(0, "Change your phone number to +8613812345678?");
+    say("deny", 0.9, "no", "en", NULL, NULL);
+    expect_msgs(1);
+    expect_text(0, "new phone number");
+    cr_expect_null(kf_dlg_slot(st, "phone"));
+    say("oos", 0.2, "+44 20 7946 0958", "en", "phone", "+442079460958");
+    expect_text(0, "+442079460958?");
+}
+
+Test(dialogue, cancel_mid_flow) {
+    say("transfer_money", 0.9, "transfer", "en", NULL, NULL);
+    say("cancel", 0.8, "forget it", "en", NULL, NULL);
+    expect_msgs(1);
+    expect_text(0, "transfer is cancelled");
+    cr_expect_eq(out.action.kind, KF_DLG_FLOW_DONE);
+    cr_expect_str_eq(out.action.outcome, "cancelled");
+    cr_expect_null(kf_dlg_active_flow(st));
+    say("cancel", 0.8, "取消", "zh", NULL, NULL); /* nothing to cancel: the engine answers */
+    cr_expect_eq(out.action.kind, KF_DLG_ANSWER_INTENT);
+}
+
+Test(dialogue, digression_and_resume) {
+    say("lost_or_stolen_card", 0.9, "I lost my card", "en", NULL, NULL);
+    say("opening_hours", 0.88, "when are you open?", "en", NULL, NULL);
+    cr_assert_eq(out.action.kind, KF_DLG_ANSWER_INTENT);
+    cr_expect_str_eq(out.action.intent, "opening_hours");
+    expect_msgs(1);
+    expect_text(0, "get back to blocking your card");
+    cr_expect_eq(out.msgs[0].n_quick_replies, 2);
+    cr_expect_str_eq(out.msgs[0].quick_replies[0].payload, "/affirm");
+    cr_expect_str_eq(out.msgs[0].quick_replies[1].payload, "/cancel");
+    cr_expect_null(kf_dlg_active_flow(st));
+    cr_expect_str_eq(kf_dlg_paused_flow(st), "block_card");
+
+    say("affirm", 1.0, "/affirm", "en", NULL, NULL); /* the resume button */
+    expect_msgs(1);
+    expect_text(0, "Which card should I block?");
+    cr_expect_str_eq(kf_dlg_active_flow(st), "block_card");
+    cr_expect_null(kf_dlg_paused_flow(st));
+    say("oos", 0.1, "9876", "en", NULL, NULL);
+    expect_text(0, "ending 9876?");
+}
+
+Test(dialogue, weak_other_intent_is_no_digression) {
+    say("lost_or_stolen_card", 0.9, "I lost my card", "en", NULL, NULL);
+    say("opening_hours", 0.5, "hmm open?", "en", NULL, NULL); /* below thresholds.digression (0.7) */
+    cr_expect_eq(out.action.kind, KF_DLG_NONE);
+    expect_msgs(2);
+    cr_expect_str_eq(kf_dlg_active_flow(st), "block_card");
+}
+
+Test(dialogue, digression_then_cancel) {
+    say("lost_or_stolen_card", 0.9, "我的卡丢了", "zh", NULL, NULL);
+    say("opening_hours", 0.9, "几点开门", "zh", NULL, NULL);
+    expect_text(0, "要继续冻结");
+    say("check_balance", 0.9, "我的余额", "zh", NULL, NULL); /* another question: the offer stands */
+    cr_expect_eq(out.action.kind, KF_DLG_ANSWER_INTENT);
+    cr_expect_str_eq(out.action.intent, "check_balance");
+    expect_text(0, "要继续冻结");
+    say("cancel", 1.0, "/cancel", "zh", NULL, NULL);
+    expect_msgs(1);
+    expect_text(0, "不冻结银行卡了");
+    cr_expect_eq(out.action.kind, KF_DLG_FLOW_DONE);
+    cr_expect_str_eq(out.action.outcome, "cancelled");
+    cr_expect_null(kf_dlg_paused_flow(st));
+}
+
+Test(dialogue, digression_into_another_flow_offers_the_first_back) {
+    say("lost_or_stolen_card", 0.9, "I lost my card", "en", NULL, NULL);
+    say("complaint", 0.9, "I want to complain", "en", NULL, NULL);
+    cr_expect_str_eq(kf_dlg_active_flow(st), "report_complaint");
+    cr_expect_str_eq(kf_dlg_paused_flow(st), "block_card");
+    say("cancel", 0.9, "never mind", "en", NULL, NULL);
+    expect_msgs(2);
+    expect_text(0, "won't file a complaint");
+    expect_text(1, "get back to blocking your card");
+    say("affirm", 0.9, "yes", "en", NULL, NULL);
+    expect_text(0, "Which card");
+}
+
+Test(dialogue, complaint_hands_off_with_details) {
+    say("complaint", 0.9, "I want to complain", "en", NULL, NULL);
+    say("oos", 0.3, "the branch was closed at 2pm", "en", NULL, NULL);
+    cr_expect_eq(out.action.kind, KF_DLG_HANDOFF);
+    cr_expect_str_eq(out.action.skill, "complaints");
+    expect_text(0, "\"the branch was closed at 2pm\"");
+}
+
+static void to_webhook(void) {
+    say("lost_or_stolen_card", 0.9, "block my card ending 1234", "en", "card_last4", "1234");
+    say("affirm", 0.9, "yes", "en", NULL, NULL);
+    cr_assert_eq(out.action.kind, KF_DLG_WEBHOOK);
+}
+
+Test(dialogue, webhook_failure_hands_off) {
+    to_webhook();
+    hook(0, NULL);
+    expect_msgs(1);
+    expect_text(0, "couldn't block the card");
+    cr_expect_eq(out.action.kind, KF_DLG_HANDOFF);
+    cr_expect_str_eq(out.action.skill, "cards");
+    cr_expect_str_eq(out.action.reason, "block_card backend failed");
+    cr_expect_null(kf_dlg_active_flow(st));
+    kf_dlg_out_free(&out);
+    cr_expect_eq(kf_dlg_webhook_result(bot, st, 1, "{}", &out, err, sizeof err), -1, "nothing pending");
+}
+
+Test(dialogue, webhook_answer_without_the_field_is_a_failure) {
+    to_webhook();
+    hook(1, "{\"status\":\"ok\"}");
+    cr_expect_eq(out.action.kind, KF_DLG_HANDOFF);
+    kf_dlg_state_free(st);
+    st = kf_dlg_state_new();
+    to_webhook();
+    hook(1, "not json");
+    cr_expect_eq(out.action.kind, KF_DLG_HANDOFF);
+}
+
+Test(dialogue, lost_webhook_answer_counts_as_failure) {
+    to_webhook();
+    say("thanks", 0.9, "thanks", "en", NULL, NULL); /* e.g. after a restart mid-call */
+    cr_expect_eq(out.action.kind, KF_DLG_HANDOFF);
+}
+
+Test(dialogue, state_json_round_trip_mid_flow) {
+    say("transfer_money", 0.9, "send 50 USD", "en", "money", "50.00 USD"); /* now asking the recipient */
+    char *js = kf_dlg_state_to_json(st);
+    cr_assert(js);
+    cr_expect(strstr(js, "\"flow\":\"transfer_money\""), "%s", js);
+    cr_expect(strstr(js, "\"amount\":\"50.00 USD\""), "%s", js);
+    kf_dlg_state_t *back = kf_dlg_state_from_json(bot, js, err, sizeof err);
+    cr_assert(back, "%s", err);
+    char *js2 = kf_dlg_state_to_json(back);
+    cr_expect_str_eq(js2, js);
+    free(js);
+    free(js2);
+    kf_dlg_state_free(st);
+    st = back;
+    say("oos", 0.2, "Li Lei", "en", NULL, NULL);
+    cr_expect_str_eq(out.msgs[0].text, "Transfer 50.00 USD to Li Lei?");
+
+    /* a waiting webhook and a paused flow survive too */
+    kf_dlg_state_free(st);
+    st = kf_dlg_state_new();
+    to_webhook();
+    js = kf_dlg_state_to_json(st);
+    back = kf_dlg_state_from_json(bot, js, err, sizeof err);
+    free(js);
+    cr_assert(back);
+    cr_expect(kf_dlg_waiting_webhook(back));
+    kf_dlg_state_free(st);
+    st = back;
+    hook(1, "{\"reference\":\"R9\"}");
+    expect_text(0, "reference number is R9");
+}
+
+Test(dialogue, state_json_from_another_bot_or_garbage) {
+    kf_dlg_state_t *s = kf_dlg_state_from_json(
+        bot, "{\"v\":1,\"active\":{\"flow\":\"gone\",\"step\":0,\"slots\":{}},\"paused\":null}", err, sizeof err);
+    cr_assert(s, "%s", err);
+    cr_expect_null(kf_dlg_active_flow(s));
+    kf_dlg_state_free(s);
+    s = kf_dlg_state_from_json(bot, "{\"active\":{\"flow\":\"block_card\",\"step\":99}}", err, sizeof err);
+    cr_assert(s);
+    cr_expect_null(kf_dlg_active_flow(s), "step past the end is dropped");
+    kf_dlg_state_free(s);
+    cr_expect_null(kf_dlg_state_from_json(bot, "[1,2", err, sizeof err));
+    cr_expect_null(kf_dlg_state_from_json(bot, "{\"active\":7}", err, sizeof err));
+    cr_expect_null(kf_dlg_state_from_json(bot, NULL, err, sizeof err));
+}
+
+Test(dialogue, unknown_language_uses_the_default) {
+    say("lost_or_stolen_card", 0.9, "j'ai perdu ma carte", "fr", NULL, NULL);
+    cr_expect_str_eq(out.lang, "en");
+    expect_text(0, "Which card");
+}
+
+Test(dialogue, weak_trigger_starts_nothing) {
+    say("lost_or_stolen_card", 0.3, "card?", "en", NULL, NULL);
+    cr_expect_eq(out.action.kind, KF_DLG_ANSWER_INTENT);
+    cr_expect_null(kf_dlg_active_flow(st));
+}
+
+/* The fixture bot tests/fixtures/bot/flows_good: synonyms, named groups, a
+ * failed answer jumping back to an earlier step, goto, nested webhook fields. */
+Test(dialogue, fixture_synonyms_on_fail_step_and_goto) {
+    kf_bot_t *demo = bot;
+    bot = kf_bot_load("tests/fixtures/bot/flows_good", err, sizeof err);
+    cr_assert(bot, "%s", err);
+    st = kf_dlg_state_new();
+    say("order_pizza", 0.9, "I want a pizza, a big one", "en", NULL, NULL);
+    expect_msgs(1);
+    cr_expect_str_eq(out.msgs[0].text, "How many?");
+    cr_expect_str_eq(kf_dlg_slot(st, "size"), "large");
+    say("oos", 0.1, "7 pizzas", "en", NULL, NULL); /* over max, retries 0: on_fail -> ask_size again */
+    expect_msgs(1);
+    cr_expect(!strcmp(out.msgs[0].text, "What size?") || !strcmp(out.msgs[0].text, "Small or large?"));
+    cr_expect_null(kf_dlg_slot(st, "size"));
+    say("oos", 0.1, "little", "en", NULL, NULL);
+    say("oos", 0.1, "2 pizzas", "en", NULL, NULL);
+    cr_expect_str_eq(out.msgs[0].text, "2 small pizzas?");
+    say("affirm", 0.9, "yes", "en", NULL, NULL);
+    expect_msgs(1);
+    cr_expect_str_eq(out.msgs[0].text, "Ordered 2 small.");
+    cr_expect_eq(out.action.kind, KF_DLG_FLOW_DONE);
+
+    say("lost_card", 0.9, "I lost my card", "en", NULL, NULL);
+    say("oos", 0.1, "it is 5555", "en", NULL, NULL);
+    cr_assert_eq(out.action.kind, KF_DLG_WEBHOOK);
+    cr_expect_str_eq(out.action.body, "{\"last4\":\"5555\"}");
+    hook(1, "{\"data\":{\"ref\":\"X1\"}}");
+    cr_expect_str_eq(out.msgs[0].text, "Card 5555: X1");
+    say("lost_card", 0.9, "I lost my card", "en", "card_last4", "5555");
+    hook(0, NULL); /* on_error: cancel */
+    expect_msgs(1);
+    cr_expect_str_eq(out.msgs[0].text, "The lookup failed.");
+    cr_expect_eq(out.action.kind, KF_DLG_FLOW_DONE);
+    cr_expect_str_eq(out.action.outcome, "failed");
+    kf_dlg_out_free(&out);
+    kf_dlg_state_free(st);
+    kf_bot_free(bot);
+    bot = demo;
+    st = kf_dlg_state_new();
+}
