@@ -61,40 +61,58 @@ void kf_opts_help(const char *cmd, const char *usage, const kf_opt_t *opts, size
     printf("  %-26s %s\n", "--help", "show this help");
 }
 
+/* Flags are parsed first and the environment only fills what no flag set, so
+ * a variable a flag overrides is never read: an unrelated KEFU_PORT (say,
+ * "tcp://10.0.0.7:8000", as Kubernetes injects for a service named kefu)
+ * cannot stop `kefu serve --port 8000` from starting. */
 int kf_opts_parse(const char *cmd, const char *usage, const kf_opt_t *opts, size_t n, int argc, char **argv) {
-    for (size_t i = 0; i < n; i++) {
-        const char *v = opts[i].env ? getenv(opts[i].env) : NULL;
-        if (v && *v && set_value(&opts[i], v, opts[i].env) < 0) return -1;
+    unsigned char *given = calloc(n ? n : 1, 1);
+    if (!given) {
+        fprintf(stderr, "kefu: %s: out of memory\n", cmd);
+        return -1;
     }
-    int i = 1;
+    int i = 1, rc = -1;
     for (; i < argc; i++) {
         const char *a = argv[i];
-        if (strcmp(a, "--") == 0) return i + 1;
+        if (strcmp(a, "--") == 0) {
+            i++;
+            break;
+        }
         if (strncmp(a, "--", 2) != 0) break;
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
             kf_opts_help(cmd, usage, opts, n);
-            return -2;
+            rc = -2;
+            goto done;
         }
         const char *eq = strchr(a + 2, '=');
         size_t len = eq ? (size_t)(eq - a - 2) : strlen(a + 2);
-        const kf_opt_t *o = NULL;
-        for (size_t k = 0; k < n; k++)
-            if (strlen(opts[k].name) == len && strncmp(opts[k].name, a + 2, len) == 0) o = &opts[k];
-        if (!o) {
+        size_t k = n;
+        for (size_t j = 0; j < n; j++)
+            if (strlen(opts[j].name) == len && strncmp(opts[j].name, a + 2, len) == 0) k = j;
+        if (k == n) {
             fprintf(stderr, "kefu: %s: unknown flag '%.*s' (see kefu %s --help)\n", cmd, (int)len + 2, a, cmd);
-            return -1;
+            goto done;
         }
+        const kf_opt_t *o = &opts[k];
         const char *v = eq ? eq + 1 : NULL;
         if (!v && o->type != KF_OPT_FLAG) {
             if (i + 1 >= argc) {
                 fprintf(stderr, "kefu: %s: --%s needs a value\n", cmd, o->name);
-                return -1;
+                goto done;
             }
             v = argv[++i];
         }
         char from[72];
         snprintf(from, sizeof from, "--%s", o->name);
-        if (set_value(o, v, from) < 0) return -1;
+        if (set_value(o, v, from) < 0) goto done;
+        given[k] = 1;
     }
-    return i;
+    for (size_t j = 0; j < n; j++) {
+        const char *v = opts[j].env && !given[j] ? getenv(opts[j].env) : NULL;
+        if (v && *v && set_value(&opts[j], v, opts[j].env) < 0) goto done;
+    }
+    rc = i;
+done:
+    free(given);
+    return rc;
 }

@@ -1,7 +1,8 @@
 /* opts.h — table-driven command-line flags with KEFU_* environment fallbacks.
  *
  * Precedence: flag, then environment variable, then the default already in
- * the target variable.  A bad flag or value prints one line "kefu: ..." and
+ * the target variable; a variable is not read (nor validated) when its flag
+ * is given.  A bad flag or value prints one line "kefu: ..." and
  * the caller exits 2. */
 #ifndef KF_CLI_OPTS_H
 #define KF_CLI_OPTS_H

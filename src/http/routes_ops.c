@@ -75,9 +75,10 @@ static void static_file(kf_req_t *r) {
     kf_static_send(r, p.base + 8, p.len - 8); /* after "/static/" */
 }
 
+/* Echoes with the same frame type: a binary message is not valid UTF-8 text. */
 static void echo_msg(kf_ws_t *ws, const char *data, size_t len, int binary) {
-    (void)binary;
-    kf_ws_send_text(ws, data, len);
+    if (binary) kf_ws_send_binary(ws, data, len);
+    else kf_ws_send_text(ws, data, len);
 }
 
 static void ws_echo(kf_req_t *r) { kf_ws_upgrade(r, echo_msg, NULL, NULL); }
@@ -107,7 +108,7 @@ static const kf_route_t ops_routes[] = {
     {.method = "GET", .path = "/static/", .operation_id = "static", .summary = "Static assets", .tag = "web",
      .responses = html_res, .handler = static_file, .flags = KF_ROUTE_PREFIX | KF_ROUTE_HIDDEN},
     {.method = "GET", .path = "/v1/ws/echo", .operation_id = "wsEcho",
-     .summary = "WebSocket echo (diagnostics)", .description = "Echoes every text message back; for load balancer checks.",
+     .summary = "WebSocket echo (diagnostics)", .description = "Echoes every message back, text as text and binary as binary; for load balancer checks.",
      .tag = "operations", .responses = ws_res, .handler = ws_echo, .flags = KF_ROUTE_WEBSOCKET},
 };
 

@@ -23,6 +23,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <h2o/http1.h>
+
 #include "http/router.h"
 #include "obs/log.h"
 
@@ -190,6 +192,23 @@ static SSL_CTX *make_ssl_ctx(const char *cert, const char *key) {
 
 /* ---- threads ---- */
 
+/* h2o 2.2 has no shutdown hook for HTTP/1 (it only stops keep-alive after
+ * the next answer), so an idle keep-alive connection would hold the drain
+ * until its timeout.  Idle here means no bytes of a next request buffered:
+ * shutting down the read side makes h2o see EOF and close it, while a request
+ * still arriving (head or body buffered) or being answered finishes.  Runs
+ * repeatedly while draining, as answered keep-alive connections turn idle. */
+static int close_if_idle(h2o_req_t *req, void *ud) {
+    (void)ud;
+    h2o_socket_t *sock = req->conn->callbacks->get_socket ? req->conn->callbacks->get_socket(req->conn) : NULL;
+    if (sock && sock->input->size == 0 && req->input.method.len == 0) shutdown(h2o_socket_get_fd(sock), SHUT_RD);
+    return 0;
+}
+
+static void close_idle_http1(struct kf_http_thread *t) {
+    if (H2O_HTTP1_CALLBACKS.foreach_request) H2O_HTTP1_CALLBACKS.foreach_request(&t->ctx, close_if_idle, NULL);
+}
+
 static long open_conns(struct kf_http_thread *t) {
     return list_len(&t->ctx.http1._conns) + list_len(&t->ctx.http2._conns) + list_len(&t->websockets);
 }
@@ -209,6 +228,7 @@ static void *thread_main(void *arg) {
     kf_timer_start(t->loop, &t->gauge_timer, 1000, on_gauge_timer);
     while (!t->draining) kf_loop_run_once(t->loop, 1000);
     while (open_conns(t) > 0 && kf_loop_now_ms() < atomic_load(&S.drain_deadline_ms)) {
+        close_idle_http1(t);
         kf_http_thread_refresh_gauges(t);
         kf_loop_run_once(t->loop, 50);
     }
@@ -241,10 +261,9 @@ static void begin_drain(struct kf_http_thread *t, void *ud) {
     h2o_socket_read_stop(t->listener);
     h2o_socket_close(t->listener);
     h2o_context_request_shutdown(&t->ctx);
-    /* h2o 2.2 does nothing for idle HTTP/1 keep-alive connections on shutdown:
-     * shortening the request timeout closes them within ~200 ms, while a
-     * request in progress is not on that timeout and completes normally. */
-    if (t->ctx.http1.req_timeout.timeout > 200) t->ctx.http1.req_timeout.timeout = 200;
+    /* Not by shortening http1.req_timeout: a request still receiving its body
+     * is on that timeout too, and would be cut off instead of finishing. */
+    close_idle_http1(t);
     for (size_t i = 0; i < S.ndrain; i++) S.drain[i](t);
 }
 

@@ -57,13 +57,16 @@ kf_ws_t *kf_ws_upgrade(kf_req_t *r, kf_ws_msg_fn on_msg, kf_ws_closed_fn on_clos
     return ws;
 }
 
-int kf_ws_send_text(kf_ws_t *ws, const char *data, size_t len) {
+static int send_msg(kf_ws_t *ws, uint8_t opcode, const char *data, size_t len) {
     if (ws->closing) return -1;
-    struct wslay_event_msg msg = {WSLAY_TEXT_FRAME, (const uint8_t *)data, len};
+    struct wslay_event_msg msg = {opcode, (const uint8_t *)data, len};
     if (wslay_event_queue_msg(ws->conn->ws_ctx, &msg) != 0) return -1;
     h2o_websocket_proceed(ws->conn);
     return 0;
 }
+
+int kf_ws_send_text(kf_ws_t *ws, const char *data, size_t len) { return send_msg(ws, WSLAY_TEXT_FRAME, data, len); }
+int kf_ws_send_binary(kf_ws_t *ws, const void *data, size_t len) { return send_msg(ws, WSLAY_BINARY_FRAME, data, len); }
 
 void kf_ws_close(kf_ws_t *ws, uint16_t code, const char *reason) {
     if (ws->closing) return;

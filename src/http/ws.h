@@ -22,6 +22,7 @@ typedef void (*kf_ws_closed_fn)(kf_ws_t *ws);
 /* Answers 101 and returns the connection, or answers 400 and returns NULL. */
 kf_ws_t *kf_ws_upgrade(kf_req_t *r, kf_ws_msg_fn on_msg, kf_ws_closed_fn on_closed, void *ud);
 int kf_ws_send_text(kf_ws_t *ws, const char *data, size_t len);
+int kf_ws_send_binary(kf_ws_t *ws, const void *data, size_t len);
 void kf_ws_close(kf_ws_t *ws, uint16_t code, const char *reason);
 void *kf_ws_data(kf_ws_t *ws);
 void kf_ws_set_data(kf_ws_t *ws, void *ud);
