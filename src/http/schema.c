@@ -637,6 +637,9 @@ static int sc_string(scan_t *s) {
         unsigned u, lo;
         if (sc_hex4(s, bs + 2, &u) < 0) return sc_fail(s, "Invalid \\uXXXX escape", bs);
         s->pos = bs + 6;
+        /* cJSON keeps strings NUL-terminated, so "\u0000" would silently cut
+         * the text short: refuse it rather than validate a different string. */
+        if (u == 0) return sc_fail(s, "NUL character (\\u0000) not allowed in strings at", bs);
         /* cJSON refuses lone surrogates, so they are refused here too */
         if (u >= 0xDC00 && u <= 0xDFFF) return sc_fail(s, "Invalid \\uXXXX escape", bs);
         if (u >= 0xD800 && u <= 0xDBFF) {

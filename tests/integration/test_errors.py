@@ -204,3 +204,13 @@ def test_errors_do_not_crash_server(kefu):
         r = kefu.post("/v1/intent", data=raw, headers=JSON)
         assert r.status_code in (413, 422), (raw[:20], r.status_code)
     assert kefu.get("/health").status_code == 200
+
+
+@pytest.mark.parametrize("query", ["\u0000lost card", "lost card\u0000 and more"])
+def test_nul_in_string_is_refused_not_truncated(kefu, query):
+    raw = json.dumps({"query": query, "session_id": SESSION})  # json.dumps writes \u0000
+    assert "\\u0000" in raw
+    d = errors(kefu.post("/v1/intent", data=raw.encode(), headers=JSON))
+    assert len(d) == 1 and d[0]["type"] == "json_invalid", d
+    assert "NUL" in d[0]["ctx"]["error"], d
+    assert d[0]["loc"] == ["body", raw.index("\\u0000")]
