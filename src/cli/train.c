@@ -27,8 +27,10 @@ static const char USAGE[] =
     "tuning (defaults chosen by cross-validation):\n"
     "  --solver svm|cs|lr (svm: one-vs-rest L2-SVM; cs: Crammer-Singer; lr: logistic regression)\n"
     "  --c X (1.0)  --min-df N (2)  --char-ngrams MIN-MAX (2-5, 0 = off)  --word-ngrams N (2)\n"
+    "  --word-pairs N (32: unordered word pairs up to N words apart, 0 = off)  --[no-]stem (on)\n"
     "  --han-ngrams N (3)  --char-weight X (1.0)  --calib-folds N (3)  --oos-weight X (3)\n"
-    "  --threshold X (fit by CV)  --threads N (2)  --seed N (1)\n";
+    "  --threshold X (fit by CV; with oos rows: on P(best intent) / (P(best intent) + P(oos)))\n"
+    "  --threads N (2)  --seed N (1)  --[no-]skip-bigrams --[no-]edges --[no-]char-cross --[no-]fold-digits\n";
 
 typedef struct {
     int tty, quiet, last_pct;
@@ -176,6 +178,9 @@ int kf_cli_train(int argc, char **argv) {
         } else if ((v = flag(argc, argv, &i, "--word-ngrams", &bad))) {
             if (num("--word-ngrams", v, 0, 3, &x) < 0) return 2;
             o.feat.word_max = (uint8_t)x;
+        } else if ((v = flag(argc, argv, &i, "--word-pairs", &bad))) {
+            if (num("--word-pairs", v, 0, 32, &x) < 0) return 2;
+            o.feat.word_pairs = (uint8_t)x;
         } else if ((v = flag(argc, argv, &i, "--han-ngrams", &bad))) {
             if (num("--han-ngrams", v, 0, 4, &x) < 0) return 2;
             o.feat.han_max = (uint8_t)x;

@@ -529,7 +529,8 @@ static int cmp_cand(const void *a, const void *b) {
 }
 
 /* Threshold maximising in-scope hits + oos_weight * OOS hits on
- * out-of-fold predictions; rows rejected are those with conf < threshold. */
+ * out-of-fold predictions; rows rejected are those whose top class is oos
+ * or whose kf_nlu_scope_conf is below the threshold. */
 static float fit_threshold(const prep_t *p, const float *mg, float t) {
     if (p->oos < 0) return 0.0f;
     cand_t *cs = malloc(p->n * sizeof *cs);
@@ -541,13 +542,15 @@ static float fit_threshold(const prep_t *p, const float *mg, float t) {
     }
     size_t m = 0;
     for (size_t i = 0; i < p->n; i++) {
-        memcpy(pr, mg + i * p->n_class, p->n_class * sizeof *pr);
-        kf_nlu_softmax(pr, p->n_class, t);
-        uint32_t best = 0;
+        const float *s = mg + i * p->n_class;
+        uint32_t best = 0, top;
         for (uint32_t c = 1; c < p->n_class; c++)
-            if (pr[c] > pr[best]) best = c;
+            if (s[c] > s[best]) best = c;
         if ((long)best == p->oos) continue; /* rejected whatever the threshold */
-        cs[m++] = (cand_t){pr[best], p->y[i] == best, (long)p->y[i] == p->oos};
+        memcpy(pr, s, p->n_class * sizeof *pr);
+        kf_nlu_softmax(pr, p->n_class, t);
+        float conf = kf_nlu_scope_conf(s, pr, p->n_class, (uint32_t)p->oos, t, &top);
+        cs[m++] = (cand_t){conf, p->y[i] == top, (long)p->y[i] == p->oos};
     }
     qsort(cs, m, sizeof *cs, cmp_cand);
     double w = p->o->oos_weight, score = 0, best = -1;
@@ -577,12 +580,15 @@ static void cv_scores(const prep_t *p, const float *mg, float t, float thr, kf_n
         return;
     }
     for (size_t i = 0; i < p->n; i++) {
-        memcpy(pr, mg + i * p->n_class, p->n_class * sizeof *pr);
+        const float *s = mg + i * p->n_class;
+        memcpy(pr, s, p->n_class * sizeof *pr);
         kf_nlu_softmax(pr, p->n_class, t);
-        uint32_t best = 0;
+        uint32_t best = 0, top;
         for (uint32_t c2 = 1; c2 < p->n_class; c2++)
             if (pr[c2] > pr[best]) best = c2;
-        size_t pred = pr[best] < thr ? (size_t)oos : best;
+        uint32_t oc = p->oos >= 0 ? (uint32_t)p->oos : KF_NLU_NO_CLASS;
+        float conf = kf_nlu_scope_conf(s, pr, p->n_class, oc, t, &top);
+        size_t pred = (long)best == p->oos || conf < thr ? (size_t)oos : best;
         kf_nlu_confusion_add(&c, p->y[i], pred);
     }
     kf_nlu_confusion_scores(&c, out);

@@ -5,8 +5,10 @@
  * classes trained on parallel threads) over TF-IDF n-gram features.
  * Margins become confidences through softmax(temperature * margin), the
  * temperature fit on out-of-fold margins to minimise log-loss.  Rows
- * labelled "oos" train an ordinary class; in addition a confidence threshold
- * chosen on the same out-of-fold predictions rejects weak in-scope guesses. */
+ * labelled "oos" train an ordinary class; in addition a threshold chosen on
+ * the same out-of-fold predictions rejects weak in-scope guesses: on the
+ * two-way probability of the best intent against "oos" when the data has
+ * oos rows, else on the top softmax probability (kf_nlu_scope_conf). */
 #ifndef KF_NLU_CLASSIFIER_H
 #define KF_NLU_CLASSIFIER_H
 
@@ -41,7 +43,8 @@ typedef struct {
                             (default 3; 0 skips them: temperature 5, threshold 0) */
     float oos_weight;    /* threshold objective: weight of an oos row relative to an
                             in-scope row (3, chosen on CLINC150's validation set) */
-    float threshold;     /* < 0: fit by CV; otherwise used as is */
+    float threshold;     /* < 0: fit by CV; otherwise used as is (compared
+                            with kf_nlu_scope_conf, see model.h) */
     int threads;         /* one-vs-rest classes train in parallel; with more than
                             one thread liblinear's shared rand() makes runs differ
                             within the solver tolerance */

@@ -17,6 +17,8 @@
 #define SEED_SKIP UINT64_C(0x94d049bb133111eb)
 #define SEED_EDGE UINT64_C(0xbf58476d1ce4e5b9)
 #define SEED_HAN UINT64_C(0x517cc1b727220a95)
+#define SEED_PAIR UINT64_C(0xd6e8feb86659fd93)
+#define PAIR_MAX 32 /* pairs window cap: bounds the quadratic cost of long texts */
 #define MARK_BEGIN 0x02
 #define MARK_END 0x03
 #define WORD_MAX 48
@@ -32,7 +34,8 @@ void kf_nlu_feat_cfg_default(kf_nlu_feat_cfg_t *cfg) {
     cfg->han_max = 3;
     cfg->fold_digits = 1;
     cfg->char_weight = 1.0f;
-    cfg->stem = 0;
+    cfg->stem = 1;
+    cfg->word_pairs = 32;
 }
 
 static int is_han(int32_t c) {
@@ -78,7 +81,7 @@ static inline uint64_t char_hash(uint64_t raw) { return fin(raw) | KF_NLU_HASH_C
 
 size_t kf_nlu_extract_bound(const kf_nlu_feat_cfg_t *cfg, size_t n) {
     size_t span = cfg->char_max >= cfg->char_min && cfg->char_max ? (size_t)(cfg->char_max - cfg->char_min + 1) : 0;
-    return n * (4 + 3 * span + cfg->han_max) + 6;
+    return n * (4 + 3 * span + cfg->han_max + (cfg->word_pairs < PAIR_MAX ? cfg->word_pairs : PAIR_MAX)) + 6;
 }
 
 typedef struct {
@@ -147,6 +150,8 @@ size_t kf_nlu_extract(const kf_nlu_feat_cfg_t *cfg, const int32_t *cp, size_t n,
     uint64_t prev_raw = 0, prev2_raw = 0, last_raw = 0;
     int had_word = 0;
     int have_prev = 0;
+    uint64_t ring[PAIR_MAX]; /* raw hashes of the last words, for word pairs */
+    size_t n_words = 0, win = cfg->word_pairs < PAIR_MAX ? cfg->word_pairs : PAIR_MAX;
     while (i < n) {
         int cl = char_class(cp[i]);
         if (cl == C_SEP || cl == C_SKIP) {
@@ -164,6 +169,7 @@ size_t kf_nlu_extract(const kf_nlu_feat_cfg_t *cfg, const int32_t *cp, size_t n,
                 }
             }
             have_prev = 0;
+            n_words = 0;
             if (sl > 1 && sl < CROSS_MAX) stream[sl++] = ' ';
             i = j;
             continue;
@@ -190,6 +196,11 @@ size_t kf_nlu_extract(const kf_nlu_feat_cfg_t *cfg, const int32_t *cp, size_t n,
         if (cfg->word_skip && have_prev >= 2)
             emit(&s, word_hash(mix(prev2_raw * FNV_PRIME, (uint32_t)(raw >> 17)) ^ SEED_SKIP));
         if (cfg->word_edges && !have_prev && !had_word) emit(&s, word_hash(raw ^ SEED_EDGE));
+        for (size_t b = 1; b <= win && b <= n_words; b++) {
+            uint64_t o = ring[(n_words - b) % PAIR_MAX], lo = o < raw ? o : raw, hi = o < raw ? raw : o;
+            emit(&s, word_hash(mix(lo * FNV_PRIME, (uint32_t)(hi >> 17)) ^ SEED_PAIR));
+        }
+        ring[n_words++ % PAIR_MAX] = raw;
         had_word = 1;
         last_raw = raw;
         if (cfg->word_max >= 3 && have_prev >= 2)

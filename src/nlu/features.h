@@ -2,7 +2,8 @@
  *
  * Extraction produces 64-bit feature hashes (no table needed, so it is the
  * same at training and prediction time):
- *   - Latin/other-script words: unigrams and (optionally) bigrams,
+ *   - Latin/other-script words: unigrams, (optionally) bigrams and
+ *     unordered word pairs within a window,
  *   - character n-grams inside each word with '<' '>' boundary markers
  *     (typo robustness: "acount" still shares most grams with "account"),
  *   - Han/kana/hangul runs: characters plus char bigrams/trigrams, since
@@ -21,11 +22,15 @@
  * 64-bit hashes make collisions between distinct n-grams negligible.
  *
  * Defaults (kf_nlu_feat_cfg_default) were chosen by 5-fold CV on Banking77:
- * word 1-2 grams + char 2-5 grams inside words, equal group weights.  Word
- * trigrams, skip-bigrams, char n-grams across words, other char ranges and
- * group weights all stayed within +-0.1 % (noise); dropping word bigrams
- * cost 1.2 %.  Stemming helps Banking77 by 0.1 % but hurt CLINC150, so it
- * is off by default (kefu train --stem). */
+ * word 1-2 grams + char 2-5 grams inside words, equal group weights, light
+ * stemming of word features, plus unordered word pairs anywhere within 32
+ * words (in the word group).  Pairs are a cheap stand-in for a quadratic
+ * kernel: "card ... arrive" and "arrive ... card" match whatever sits in
+ * between; they took Banking77 CV from 0.904 to 0.910 (window 4: 0.906,
+ * 8: 0.908), with stemming 0.912, and CLINC150 validation accuracy from
+ * 0.919 to 0.923.  Word trigrams, skip-bigrams, char n-grams across words,
+ * other char ranges and group weights all stayed within +-0.1 % (noise);
+ * dropping word bigrams cost 1.2 %. */
 #ifndef KF_NLU_FEATURES_H
 #define KF_NLU_FEATURES_H
 
@@ -42,7 +47,9 @@ typedef struct {
     uint8_t word_skip;  /* word skip-bigrams (w[i], w[i+2]) */
     uint8_t word_edges; /* first and last word marked as such */
     uint8_t stem;       /* light English suffix stripping for word features */
-    uint8_t pad[3];
+    uint8_t word_pairs; /* unordered pairs of words at most this far apart
+                           (0: off, at most 32) */
+    uint8_t pad[2];
     float char_weight;  /* weight of the char group after L2 (word group: 1) */
 } kf_nlu_feat_cfg_t;
 

@@ -21,7 +21,7 @@
 
 #include "nlu/features.h"
 
-#define KF_NLU_MODEL_FORMAT 1
+#define KF_NLU_MODEL_FORMAT 2 /* 2: word pairs, threshold on kf_nlu_scope_conf */
 #define KF_NLU_NO_CLASS UINT32_MAX
 
 typedef struct kf_nlu_model kf_nlu_model_t;
@@ -33,7 +33,7 @@ struct kf_nlu_model {
     uint32_t n_class, n_feat, n_word;
     uint32_t oos_class;  /* KF_NLU_NO_CLASS when trained without "oos" rows */
     float temperature;   /* softmax(temperature * margins) gives confidences */
-    float threshold;     /* top confidence below this -> out of scope */
+    float threshold;     /* kf_nlu_scope_conf below this -> out of scope */
     const char **labels; /* n_class, sorted */
     kf_nlu_vocab_t vocab;
     const float *idf;    /* n_feat */
@@ -81,5 +81,17 @@ int kf_nlu_margins(const kf_nlu_feat_cfg_t *cfg, const kf_nlu_vocab_t *v, const 
                    uint32_t n_feat, const float *W, uint32_t n_class, const uint64_t *h, size_t nh, float *scores);
 /* In place: s = softmax(t * s). */
 void kf_nlu_softmax(float *s, uint32_t n, float t);
+
+/* How sure the model is that a text is in scope, from its margins s and
+ * softmax probabilities pr (both n_class long); *top gets the best class
+ * other than oos_class.  With an oos class it is sigmoid(t * (s[top] -
+ * s[oos])), the two-way probability of the best intent against "oos":
+ * on CLINC150 this separates out-of-scope texts better than the top
+ * softmax probability (validation AUROC 0.977 against 0.936), which is
+ * diluted by near-ties between similar intents.  Without an oos class it
+ * is pr[top].  A prediction is out of scope when the top class is oos or
+ * this is below the model's threshold. */
+float kf_nlu_scope_conf(const float *s, const float *pr, uint32_t n_class, uint32_t oos_class, float t,
+                        uint32_t *top);
 
 #endif

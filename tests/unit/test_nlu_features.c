@@ -25,6 +25,7 @@ static kf_nlu_feat_cfg_t cfg_of(int word, int cmin, int cmax, int han) {
     c.char_max = (uint8_t)cmax;
     c.han_max = (uint8_t)han;
     c.stem = 0;
+    c.word_pairs = 0;
     return c;
 }
 

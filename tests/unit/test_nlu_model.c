@@ -102,7 +102,10 @@ Test(nlu_model, corruption_detected, .init = setup, .fini = teardown) {
     b[8] = 99; /* format version */
     spit(b, len);
     expect_load_error("unsupported model format version 99");
-    b[8] = 1;
+    b[8] = 1; /* format 1 thresholded another score: must not load silently */
+    spit(b, len);
+    expect_load_error("unsupported model format version 1");
+    b[8] = KF_NLU_MODEL_FORMAT;
     spit(b, len);
     kf_nlu_model_t *ok = kf_nlu_model_load(path, err, sizeof err);
     cr_assert_not_null(ok, "restored file loads again: %s", err);
