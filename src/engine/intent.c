@@ -190,3 +190,12 @@ int kf_intent_classify_json(const char *text, size_t len, const char *session_id
     }
     return 0;
 }
+
+int kf_intent_predict(const char *text, size_t len, kf_nlu_result_t *out, char *err, size_t errlen) {
+    holder_t *h = acquire();
+    if (!h) {
+        snprintf(err, errlen, "no intent model is loaded");
+        return -1;
+    }
+    return kf_nlu_predict(h->model, text, len, out, err, errlen);
+}

@@ -9,6 +9,7 @@
 
 #include <stddef.h>
 
+#include "nlu/nlu.h"
 #include "util/buf.h"
 
 /* path may be NULL: the service then reports not ready until a reload succeeds. */
@@ -26,5 +27,11 @@ const char *kf_intent_path(void);
  * -1 with err (no model, invalid UTF-8, out of memory).  Thread-safe. */
 int kf_intent_classify_json(const char *text, size_t len, const char *session_id, kf_buf_t *out, char *err,
                             size_t errlen);
+
+/* Classifies text into *out (the conversation engine's path: no JSON).
+ * out->intent and out->alts point into the model the calling thread holds,
+ * valid until that thread's next call into this service: copy them.
+ * Returns 0, or -1 with err (no model, invalid UTF-8).  Thread-safe. */
+int kf_intent_predict(const char *text, size_t len, kf_nlu_result_t *out, char *err, size_t errlen);
 
 #endif

@@ -1,4 +1,9 @@
-/* webhook.c — libcurl multi driven by a kf_loop on the delivery thread (see webhook.h). */
+/* webhook.c — libcurl multi driven by a kf_loop on the delivery thread (see webhook.h).
+ *
+ * Two kinds of delivery share the machinery: fire-and-forget posts
+ * (kf_webhook_post: retried with backoff, answer discarded) and calls whose
+ * answer someone waits for (kf_webhook_call: one attempt, answer body kept
+ * and handed to a completion on the caller's loop). */
 #include "queue/webhook.h"
 
 #include <curl/curl.h>
@@ -19,6 +24,16 @@ typedef struct delivery {
     CURL *easy;
     struct curl_slist *headers;
     kf_timer_t retry;
+    int timeout_ms, max_attempts;
+    /* kf_webhook_call only: */
+    kf_webhook_answer_fn fn;
+    void *ud;
+    kf_loop_t *cb_loop;
+    char *resp;
+    size_t resp_len, resp_cap;
+    int resp_overflow;
+    int ok;
+    long status;
 } delivery_t;
 
 static struct {
@@ -76,6 +91,31 @@ static size_t discard(char *p, size_t size, size_t n, void *ud) {
     return size * n;
 }
 
+/* Keeps the answer of a kf_webhook_call, up to KF_WEBHOOK_MAX_ANSWER bytes. */
+static size_t keep(char *p, size_t size, size_t n, void *ud) {
+    delivery_t *d = ud;
+    size_t len = size * n;
+    if (d->resp_overflow || d->resp_len + len > KF_WEBHOOK_MAX_ANSWER) {
+        d->resp_overflow = 1;
+        return len;
+    }
+    if (d->resp_len + len + 1 > d->resp_cap) {
+        size_t cap = d->resp_cap ? d->resp_cap : 1024;
+        while (cap < d->resp_len + len + 1) cap *= 2;
+        char *nb = realloc(d->resp, cap);
+        if (!nb) {
+            d->resp_overflow = 1;
+            return len;
+        }
+        d->resp = nb;
+        d->resp_cap = cap;
+    }
+    memcpy(d->resp + d->resp_len, p, len);
+    d->resp_len += len;
+    d->resp[d->resp_len] = 0;
+    return len;
+}
+
 static void start_attempt(delivery_t *d) {
     d->easy = curl_easy_init();
     curl_easy_setopt(d->easy, CURLOPT_URL, d->url);
@@ -83,9 +123,14 @@ static void start_attempt(delivery_t *d) {
     curl_easy_setopt(d->easy, CURLOPT_POSTFIELDS, d->body);
     curl_easy_setopt(d->easy, CURLOPT_POSTFIELDSIZE, (long)d->len);
     curl_easy_setopt(d->easy, CURLOPT_HTTPHEADER, d->headers);
-    curl_easy_setopt(d->easy, CURLOPT_TIMEOUT_MS, (long)W.cfg.timeout_ms);
+    curl_easy_setopt(d->easy, CURLOPT_TIMEOUT_MS, (long)d->timeout_ms);
     curl_easy_setopt(d->easy, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(d->easy, CURLOPT_WRITEFUNCTION, discard);
+    if (d->fn) {
+        curl_easy_setopt(d->easy, CURLOPT_WRITEFUNCTION, keep);
+        curl_easy_setopt(d->easy, CURLOPT_WRITEDATA, d);
+    } else {
+        curl_easy_setopt(d->easy, CURLOPT_WRITEFUNCTION, discard);
+    }
     curl_easy_setopt(d->easy, CURLOPT_PRIVATE, d);
     curl_easy_setopt(d->easy, CURLOPT_USERAGENT, "kefu-webhook");
     d->attempt++;
@@ -94,7 +139,14 @@ static void start_attempt(delivery_t *d) {
 
 static void free_delivery(delivery_t *d) {
     curl_slist_free_all(d->headers);
-    free(d->url), free(d->body), free(d->request_id), free(d);
+    free(d->url), free(d->body), free(d->request_id), free(d->resp), free(d);
+}
+
+/* Runs a kf_webhook_call's completion (on the caller's loop), then frees. */
+static void answer(void *arg) {
+    delivery_t *d = arg;
+    d->fn(d->ok, d->status, d->ok ? (d->resp ? d->resp : "") : NULL, d->ok ? d->resp_len : 0, d->ud);
+    free_delivery(d);
 }
 
 static void on_retry(kf_timer_t *t) { start_attempt(t->data); }
@@ -103,6 +155,17 @@ static void finish(delivery_t *d, CURLcode rc, long status) {
     curl_multi_remove_handle(W.multi, d->easy);
     curl_easy_cleanup(d->easy);
     d->easy = NULL;
+    if (d->fn) {
+        d->ok = rc == CURLE_OK && status >= 200 && status < 300 && !d->resp_overflow;
+        d->status = status;
+        if (d->ok) W.ok++;
+        else W.failed++;
+        kf_log(d->ok ? KF_LOG_INFO : KF_LOG_WARN, d->ok ? "webhook answered" : "webhook call failed", "url", 's', d->url,
+               "status", 'i', (long long)status, "error", 's', rc != CURLE_OK ? curl_easy_strerror(rc) : "",
+               "request_id", 's', d->request_id, NULL);
+        if (!d->cb_loop || kf_loop_post(d->cb_loop, answer, d) < 0) answer(d);
+        return;
+    }
     if (rc == CURLE_OK && status >= 200 && status < 300) {
         W.ok++;
         kf_log(KF_LOG_INFO, "webhook delivered", "url", 's', d->url, "status", 'i', (long long)status, "attempt", 'i',
@@ -111,7 +174,7 @@ static void finish(delivery_t *d, CURLcode rc, long status) {
         return;
     }
     const char *why = rc != CURLE_OK ? curl_easy_strerror(rc) : "non-2xx answer";
-    if (d->attempt >= W.cfg.max_attempts) {
+    if (d->attempt >= d->max_attempts) {
         W.failed++;
         kf_log(KF_LOG_WARN, "webhook failed", "url", 's', d->url, "error", 's', why, "status", 'i', (long long)status,
                "attempts", 'i', (long long)d->attempt, "request_id", 's', d->request_id, NULL);
@@ -176,21 +239,51 @@ int kf_webhook_url_ok(const char *url) {
     return *rest && *rest != '/' && *rest != ':' && !strpbrk(url, " \t\r\n");
 }
 
-int kf_webhook_post(const char *url, const char *body, size_t len, const char *request_id) {
-    if (!W.loop || !kf_webhook_url_ok(url)) return -1;
+static delivery_t *new_delivery(const char *url, const char *body, size_t len, const char *request_id) {
+    if (!W.loop || !kf_webhook_url_ok(url)) return NULL;
     delivery_t *d = calloc(1, sizeof *d);
-    if (!d) return -1;
+    if (!d) return NULL;
     d->url = strdup(url);
     d->body = malloc(len + 1);
     d->request_id = strdup(request_id ? request_id : "");
     if (!d->url || !d->body || !d->request_id) {
         free_delivery(d);
-        return -1;
+        return NULL;
     }
     memcpy(d->body, body, len);
     d->body[len] = 0;
     d->len = len;
     d->headers = curl_slist_append(NULL, "Content-Type: application/json");
+    d->timeout_ms = W.cfg.timeout_ms;
+    d->max_attempts = W.cfg.max_attempts;
+    return d;
+}
+
+int kf_webhook_post(const char *url, const char *body, size_t len, const char *request_id) {
+    delivery_t *d = new_delivery(url, body, len, request_id);
+    if (!d) return -1;
     W.queued++;
-    return kf_loop_post(W.loop, enqueue, d);
+    if (kf_loop_post(W.loop, enqueue, d) < 0) {
+        free_delivery(d);
+        return -1;
+    }
+    return 0;
+}
+
+int kf_webhook_call(const char *url, const char *body, size_t len, int timeout_ms, const char *request_id,
+                    kf_loop_t *loop, kf_webhook_answer_fn fn, void *ud) {
+    if (!fn) return -1;
+    delivery_t *d = new_delivery(url, body, len, request_id);
+    if (!d) return -1;
+    if (timeout_ms > 0) d->timeout_ms = timeout_ms;
+    d->max_attempts = 1;
+    d->fn = fn;
+    d->ud = ud;
+    d->cb_loop = loop;
+    W.queued++;
+    if (kf_loop_post(W.loop, enqueue, d) < 0) {
+        free_delivery(d);
+        return -1;
+    }
+    return 0;
 }
