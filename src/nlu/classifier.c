@@ -412,15 +412,20 @@ out:
     return rc;
 }
 
+/* Held-out margins through the quantised scorer the server uses, so CV
+ * accuracy and the calibration include the int8 weights (scorer.h). */
 static int score_rows(prep_t *p, const fitted_t *f, const size_t *idx, size_t m, float *out) {
     kf_nlu_vocab_t v = {f->vkeys, f->vids, f->vcap - 1};
-    for (size_t i = 0; i < m; i++) {
+    kf_nlu_scorer_t sc;
+    if (kf_nlu_scorer_init(&sc, &v, f->idf, f->n_word, f->n_feat, f->W, p->n_class) < 0) return -1;
+    int rc = 0;
+    for (size_t i = 0; i < m && rc == 0; i++) {
         size_t r = idx[i];
-        if (kf_nlu_margins(&p->o->feat, &v, f->idf, f->n_word, f->n_feat, f->W, p->n_class, p->h + p->off[r],
-                        p->off[r + 1] - p->off[r], out + r * p->n_class) < 0)
-            return -1;
+        rc = kf_nlu_scorer_margins(&sc, &p->o->feat, p->h + p->off[r], p->off[r + 1] - p->off[r],
+                                   out + r * p->n_class);
     }
-    return 0;
+    kf_nlu_scorer_free(&sc);
+    return rc;
 }
 
 static uint64_t rng_next(uint64_t *s) {

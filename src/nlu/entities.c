@@ -365,16 +365,29 @@ static int extract(const kf_ent_set_t *s, const char *text, size_t len, time_t n
         cand = malloc((size_t)cap * sizeof *cand);
         if (!cand) goto done;
     }
-    for (int i = 0; i < n; i++) lc[i] = lower(cp[i]);
+    int has_digit = 0, has_at = 0, non_ascii = 0;
+    for (int i = 0; i < n; i++) {
+        lc[i] = lower(cp[i]);
+        has_digit |= kf_ent_digit(cp[i]) >= 0;
+        has_at |= cp[i] == '@';
+        non_ascii |= cp[i] >= 0x80;
+    }
+    /* Skip the extractors that cannot match: cards, last-4, phones and
+     * order ids are built from kf_ent_digit digits, e-mails from an ASCII
+     * '@', money from such digits or a Chinese numeral (non-ASCII).  Most
+     * messages have none of these, and the cue scans of last-4 and order
+     * ids were 40 % of extraction on Banking77 texts (all kinds 2.4 us ->
+     * 1.1 us per text; output identical on the 68k lines of Banking77,
+     * CLINC150, Bitext, the bots and the test sources). */
     kf_ent_ctx_t x = {.text = text, .len = len, .cp = cp, .lc = lc, .bo = bo, .n = n, .now = now,
                       .c = cand, .nc = 0, .cap = cap};
-    if (kinds & KF_ENT_MONEY) kf_ent_find_money(&x);
+    if ((kinds & KF_ENT_MONEY) && (has_digit || non_ascii)) kf_ent_find_money(&x);
     if (kinds & KF_ENT_DATE) kf_ent_find_dates(&x);
-    if (kinds & KF_ENT_CARD_NUMBER) kf_ent_find_cards(&x);
-    if (kinds & KF_ENT_CARD_LAST4) kf_ent_find_last4(&x);
-    if (kinds & KF_ENT_PHONE) kf_ent_find_phones(&x);
-    if (kinds & KF_ENT_EMAIL) kf_ent_find_emails(&x);
-    if (kinds & KF_ENT_ORDER_ID) kf_ent_find_orders(&x);
+    if ((kinds & KF_ENT_CARD_NUMBER) && has_digit) kf_ent_find_cards(&x);
+    if ((kinds & KF_ENT_CARD_LAST4) && has_digit) kf_ent_find_last4(&x);
+    if ((kinds & KF_ENT_PHONE) && has_digit) kf_ent_find_phones(&x);
+    if ((kinds & KF_ENT_EMAIL) && has_at) kf_ent_find_emails(&x);
+    if ((kinds & KF_ENT_ORDER_ID) && has_digit) kf_ent_find_orders(&x);
     if (s) {
         if (find_patterns(&x, s)) goto done;
         find_synonyms(&x, s);

@@ -133,18 +133,21 @@ static uint64_t stem_hash(const int32_t *w, size_t n) {
     return h;
 }
 
-static void char_ngrams(const kf_nlu_feat_cfg_t *cfg, const int32_t *w, size_t len, sink_t *s) {
-    int32_t b[WORD_MAX + 2];
+/* w[-1] and w[len] (len capped at WORD_MAX) must be writable: the boundary
+ * markers go there so the grams run over the word in place.  Copying the
+ * word into a marked buffer instead cost a quarter of kf_nlu_extract's time
+ * (GCC turns the copy, memcpy or loop, into `rep movsq`, slow to start):
+ * 1.2 -> 0.87 us per Banking77 text, the same hashes. */
+static void char_ngrams(const kf_nlu_feat_cfg_t *cfg, int32_t *w, size_t len, sink_t *s) {
     if (len > WORD_MAX) len = WORD_MAX;
-    b[0] = MARK_BEGIN;
-    memcpy(b + 1, w, len * sizeof *w);
-    b[len + 1] = MARK_END;
-    grams(cfg, b, len + 2, s);
+    w[-1] = MARK_BEGIN;
+    w[len] = MARK_END;
+    grams(cfg, w - 1, len + 2, s);
 }
 
 size_t kf_nlu_extract(const kf_nlu_feat_cfg_t *cfg, const int32_t *cp, size_t n, uint64_t *out, size_t cap) {
     sink_t s = {out, cap, 0};
-    int32_t word[WORD_MAX], stream[CROSS_MAX + 2];
+    int32_t word_buf[WORD_MAX + 2], *word = word_buf + 1, stream[CROSS_MAX + 2];
     size_t i = 0, sl = 1;
     stream[0] = MARK_BEGIN;
     uint64_t prev_raw = 0, prev2_raw = 0, last_raw = 0;

@@ -134,6 +134,7 @@ static int find_section(const unsigned char *b, uint32_t n_sec, size_t body, uin
 static kf_nlu_model_t *fail(kf_nlu_model_t *m, unsigned char *blob, char *err, size_t errlen, const char *msg) {
     set_err(err, errlen, "%s", msg);
     if (m) {
+        kf_nlu_scorer_free(&m->scorer);
         free(m->labels);
         free(m);
     }
@@ -224,6 +225,8 @@ kf_nlu_model_t *kf_nlu_model_from_blob(unsigned char *b, size_t len, char *err, 
     if (find_section(b, n_sec, body, T_WGHT, ((size_t)c.n_feat + 1) * c.n_class * 4, &p, &l) < 0)
         return fail(m, b, err, errlen, "model file has no valid WGHT section");
     m->w = (const float *)(const void *)p;
+    if (kf_nlu_scorer_init(&m->scorer, &m->vocab, m->idf, c.n_word, c.n_feat, m->w, c.n_class) < 0)
+        return fail(m, b, err, errlen, "out of memory");
 
     char hex[2 * SUM_LEN + 1];
     sodium_bin2hex(hex, sizeof hex, b + len - SUM_LEN, SUM_LEN);
@@ -285,6 +288,7 @@ int kf_nlu_model_save(const kf_nlu_model_t *m, const char *path, char *err, size
 
 void kf_nlu_model_free(kf_nlu_model_t *m) {
     if (!m) return;
+    kf_nlu_scorer_free(&m->scorer);
     free(m->labels);
     free(m->blob);
     free(m);
@@ -322,11 +326,11 @@ long kf_nlu_model_label_index(const kf_nlu_model_t *m, const char *label) {
 #define STACK_CLASS 512
 
 
-/* s += x * row over n floats.  This loop is most of the per-query cost (one
- * weight row per active feature, usually fetched from L3 or memory), and at
- * -O2 GCC leaves it scalar because the trip count is unknown: four-wide
- * vector operations (GCC/Clang vector extension, plain SSE2 on x86-64) with
- * unaligned loads via memcpy make it about twice as fast. */
+/* s += x * row over n floats: the float reference path (kf_nlu_margins),
+ * which queries no longer take (they use the int8 scorer, scorer.h).
+ * Four-wide vector operations (GCC/Clang vector extension, plain SSE2 on
+ * x86-64) with unaligned loads via memcpy; GCC leaves the plain loop scalar
+ * at -O2. */
 typedef float v4f __attribute__((vector_size(16)));
 
 static inline void axpy(float *restrict s, const float *restrict row, float x, uint32_t n) {
@@ -427,7 +431,7 @@ static int text_margins(const kf_nlu_model_t *m, const char *text, size_t len, f
     long nh = text_hashes(&m->cfg, text, len, cp, STACK_CP, hs, STACK_H, &h, &hc, &hh, err, errlen);
     int rc = -1;
     if (nh >= 0) {
-        rc = kf_nlu_margins(&m->cfg, &m->vocab, m->idf, m->n_word, m->n_feat, m->w, m->n_class, h, (size_t)nh, s);
+        rc = kf_nlu_scorer_margins(&m->scorer, &m->cfg, h, (size_t)nh, s);
         if (rc < 0) set_err(err, errlen, "%s", "out of memory");
     }
     free(hc);

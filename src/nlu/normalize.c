@@ -99,7 +99,36 @@ static void set_err(char *err, size_t errlen, const char *msg) {
     if (err && errlen) snprintf(err, errlen, "%s", msg);
 }
 
+static int all_ascii(const char *s, size_t len) {
+    size_t i = 0;
+    for (; i + 8 <= len; i += 8) {
+        uint64_t w;
+        memcpy(&w, s + i, 8);
+        if (w & UINT64_C(0x8080808080808080)) return 0;
+    }
+    for (; i < len; i++)
+        if ((unsigned char)s[i] & 0x80) return 0;
+    return 1;
+}
+
 long kf_nlu_normalize_cp(const char *in, size_t len, int32_t *out, size_t cap, char *err, size_t errlen) {
+    /* ASCII fast path: NFKC leaves ASCII unchanged and case folding maps
+     * only A-Z, so utf8proc's decompose/compose passes are skipped (`kefu
+     * eval` on Banking77: mean 8.5 -> 7.6 us per query); the result is the
+     * same code points (tests/unit/test_nlu_normalize.c checks every ASCII
+     * byte and 20000 random ASCII strings against the utf8proc path). */
+    if (all_ascii(in, len)) {
+        if (len > cap) return (long)len;
+        for (size_t i = 0; i < len; i++) {
+            int32_t c = (unsigned char)in[i];
+            out[i] = c >= 'A' && c <= 'Z' ? c + ('a' - 'A') : c;
+        }
+        return canonicalise(out, (long)len);
+    }
+    return kf_nlu_normalize_cp_utf8proc(in, len, out, cap, err, errlen);
+}
+
+long kf_nlu_normalize_cp_utf8proc(const char *in, size_t len, int32_t *out, size_t cap, char *err, size_t errlen) {
     if (kf_nlu_utf8_len(in, len) < 0) {
         set_err(err, errlen, "invalid UTF-8");
         return -1;

@@ -36,4 +36,8 @@ char *kf_nlu_normalize_dup(const char *in, size_t len, size_t *outlen, char *err
  * extractor, which works on code points without re-encoding. */
 long kf_nlu_normalize_cp(const char *in, size_t len, int32_t *out, size_t cap, char *err, size_t errlen);
 
+/* kf_nlu_normalize_cp without its pure-ASCII shortcut: every text through
+ * utf8proc.  The reference the shortcut is tested against. */
+long kf_nlu_normalize_cp_utf8proc(const char *in, size_t len, int32_t *out, size_t cap, char *err, size_t errlen);
+
 #endif

@@ -300,3 +300,30 @@ Test(input, long_text_with_many_entities) {
     cr_expect_eq(e[299].start, 299 * 18 + 1);
     free(e);
 }
+
+/* Extractors are skipped when a text cannot hold their entities (no digit,
+ * no '@', ASCII without digits for money); full-width digits and Chinese
+ * numerals still count, a full-width ＠ never did. */
+Test(input, prescan_keeps_full_width_and_chinese_forms) {
+    kf_ent_t e[4];
+    const char *t = "\xE5\x8D\xA1\xE5\x8F\xB7\xEF\xBC\x9A\xEF\xBC\x94\xEF\xBC\x91\xEF\xBC\x91\xEF\xBC\x91\xEF\xBC\x91"
+                    "\xEF\xBC\x91\xEF\xBC\x91\xEF\xBC\x91\xEF\xBC\x91\xEF\xBC\x91\xEF\xBC\x91\xEF\xBC\x91\xEF\xBC\x91"
+                    "\xEF\xBC\x91\xEF\xBC\x91\xEF\xBC\x91"; /* 卡号：４１１１１１１１１１１１１１１１ */
+    cr_assert_eq(kf_ent_extract(NULL, t, strlen(t), 0, e, 4), 1);
+    cr_assert_str_eq(e[0].type, "card_number");
+    cr_assert_str_eq(e[0].value, "4111111111111111");
+    t = "ending in \xEF\xBC\x94\xEF\xBC\x92\xEF\xBC\x94\xEF\xBC\x92"; /* ending in ４２４２ */
+    cr_assert_eq(kf_ent_extract(NULL, t, strlen(t), 0, e, 4), 1);
+    cr_assert_str_eq(e[0].type, "card_last4");
+    t = "\xE6\x88\x91\xE8\xA6\x81\xE8\xBD\xAC\xE4\xB8\x89\xE5\x8D\x83\xE5\x85\x83"; /* 我要转三千元 */
+    cr_assert_eq(kf_ent_extract(NULL, t, strlen(t), 0, e, 4), 1);
+    cr_assert_str_eq(e[0].value, "3000.00 CNY");
+    t = "pay me fifty dollars tomorrow"; /* no digit: only the date */
+    cr_assert_eq(kf_ent_extract(NULL, t, strlen(t), 86400 * 365, e, 4), 1);
+    cr_assert_str_eq(e[0].type, "date");
+    t = "\xEF\xBD\x8A\xEF\xBC\xA0\xEF\xBD\x85\xEF\xBC\x8E\xEF\xBD\x83\xEF\xBD\x8F"; /* ｊ＠ｅ．ｃｏ */
+    cr_assert_eq(kf_ent_extract(NULL, t, strlen(t), 0, e, 4), 0);
+    t = "mail j@example.com";
+    cr_assert_eq(kf_ent_extract(NULL, t, strlen(t), 0, e, 4), 1);
+    cr_assert_str_eq(e[0].type, "email");
+}

@@ -90,3 +90,45 @@ Test(nlu_normalize, long_text_uses_heap) {
     free(out);
     free(in);
 }
+
+/* The pure-ASCII shortcut of kf_nlu_normalize_cp gives what utf8proc gives. */
+static void same_as_utf8proc(const char *in, size_t len) {
+    int32_t a[256], b[256];
+    char err[128];
+    long na = kf_nlu_normalize_cp(in, len, a, 256, err, sizeof err);
+    long nb = kf_nlu_normalize_cp_utf8proc(in, len, b, 256, err, sizeof err);
+    cr_assert_eq(na, nb, "length of [%.*s]: %ld vs %ld", (int)len, in, na, nb);
+    cr_assert(na >= 0 && na <= 256);
+    cr_assert_arr_eq(a, b, (size_t)na * sizeof *a, "code points of [%.*s]", (int)len, in);
+}
+
+Test(nlu_normalize, ascii_shortcut_matches_utf8proc) {
+    char s[80];
+    for (int c = 0; c < 128; c++) { /* every byte alone and between letters, NUL included */
+        s[0] = (char)c;
+        same_as_utf8proc(s, 1);
+        s[0] = 'A';
+        s[1] = (char)c;
+        s[2] = 'z';
+        same_as_utf8proc(s, 3);
+    }
+    const char *texts[] = {"", " ", "I LOST my Card!!", "  Why was I charged   a fee?\t\n", "top-up 50GBP @ 3:15pm",
+                           "can't \"see\" it", "\x01\x1f\x7f x", "CVV/PIN #1234 & ~ `^_|{}"};
+    for (size_t i = 0; i < sizeof texts / sizeof *texts; i++) same_as_utf8proc(texts[i], strlen(texts[i]));
+    uint64_t r = 88172645463325252ull;
+    for (int t = 0; t < 20000; t++) {
+        r ^= r << 13, r ^= r >> 7, r ^= r << 17;
+        size_t len = (size_t)(r % 80);
+        for (size_t i = 0; i < len; i++) {
+            r ^= r << 13, r ^= r >> 7, r ^= r << 17;
+            int k = (int)(r % 10);
+            s[i] = (char)(k < 2 ? ' ' : k < 3 ? (int)((r >> 8) % 32) : 32 + (int)((r >> 8) % 96));
+        }
+        same_as_utf8proc(s, len);
+    }
+    /* the count is returned when the buffer is too small, as utf8proc's path does */
+    int32_t small[4];
+    char err[64];
+    cr_assert_eq(kf_nlu_normalize_cp("ABCDEFGH", 8, small, 4, err, sizeof err), 8);
+    cr_assert_eq(kf_nlu_normalize_cp_utf8proc("ABCDEFGH", 8, small, 4, err, sizeof err), 8);
+}
