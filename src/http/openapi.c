@@ -255,7 +255,7 @@ static cJSON *operation(gen_t *g, const kf_route_t *rt) {
         cJSON_AddItemToObject(media, "schema", schema_json(g, rt->body, 0));
         cJSON_AddItemToObject(content, "application/json", media);
         cJSON_AddItemToObject(rb, "content", content);
-        cJSON_AddTrueToObject(rb, "required");
+        cJSON_AddBoolToObject(rb, "required", !(rt->flags & KF_ROUTE_BODY_OPTIONAL));
         cJSON_AddItemToObject(op, "requestBody", rb);
     }
 

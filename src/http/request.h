@@ -37,6 +37,7 @@ struct kf_req {
     char request_id[65];
     uint64_t start_ns;
     int responded;
+    int deferred; /* the handler answers later, from a completion on this thread (kf_http_defer) */
 };
 
 /* Raw text of a path parameter, or NULL. */
@@ -57,9 +58,21 @@ void kf_http_send_validation(kf_req_t *r, cJSON *errors);
 /* Adds a response header (name must be lowercase, both strings must outlive the request). */
 void kf_http_add_header(kf_req_t *r, const char *name, const char *value);
 
+/* Says the handler will answer after it returns, from a completion running on
+ * this request's thread; the router then does not answer 500 for it.  The
+ * h2o request may be disposed first (the client went away): the handler must
+ * watch for that (e.g. a dispose hook on r->h2o->pool) before answering. */
+static inline void kf_http_defer(kf_req_t *r) { r->deferred = 1; }
+
 /* Records an answer h2o sent by itself (the WebSocket 101) in metrics and the access log. */
 void kf_http_record_status(kf_req_t *r, int status);
 
 uint64_t kf_http_now_ns(void);
+
+/* Write coalescing for the calling server thread (see response.c): with it
+ * on, HTTP/1 answers are queued and written by kf_http_flush_writes, which
+ * the thread calls after every loop turn. */
+void kf_http_coalesce_writes(int on);
+void kf_http_flush_writes(void);
 
 #endif

@@ -34,6 +34,7 @@ enum {
     KF_ROUTE_WEBSOCKET = 1 << 1, /* GET that upgrades to a WebSocket */
     KF_ROUTE_PREFIX = 1 << 2,    /* path matches as a prefix (static files) */
     KF_ROUTE_ADMIN = 1 << 3,     /* admin token or loopback client required (http/auth.h) */
+    KF_ROUTE_BODY_OPTIONAL = 1 << 4, /* an empty body (no bytes) is taken as {} */
 };
 
 typedef struct kf_route {

@@ -221,6 +221,11 @@ static int check_body(kf_req_t *r, cJSON *errors) {
         kf_http_send_error(r, 413, msg);
         return -1;
     }
+    if (req->entity.len == 0 && (r->route->flags & KF_ROUTE_BODY_OPTIONAL)) {
+        r->body = cJSON_CreateObject();
+        kf_schema_validate(r->route->body, r->body, NULL, errors);
+        return 0;
+    }
     if (!json_content_type(req)) {
         kf_http_send_error(r, 415, "Unsupported Media Type: send the body as application/json");
         return -1;
@@ -273,7 +278,7 @@ static void run(kf_req_t *r) {
     }
     cJSON_Delete(errors);
     r->route->handler(r);
-    if (!r->responded) kf_http_send_error(r, 500, "Internal Server Error: the handler gave no answer");
+    if (!r->responded && !r->deferred) kf_http_send_error(r, 500, "Internal Server Error: the handler gave no answer");
 }
 
 static void free_req(void *p) {

@@ -6,6 +6,7 @@
  * main thread with sigwait(): shutdown and reload run as ordinary code, not
  * in a signal handler, and reach the workers through their loops' queues. */
 #include "http/server.h"
+#include "http/request.h"
 
 #include <errno.h>
 #include <netdb.h>
@@ -46,6 +47,7 @@ static struct {
     void (*drain[MAX_HOOKS])(struct kf_http_thread *);
     size_t ndrain;
     _Atomic uint64_t drain_deadline_ms;
+    _Atomic size_t loops_ready; /* threads whose loop exists (thread_main makes it) */
 } S;
 
 static __thread struct kf_http_thread *current_thread;
@@ -213,9 +215,22 @@ static long open_conns(struct kf_http_thread *t) {
     return list_len(&t->ctx.http1._conns) + list_len(&t->ctx.http2._conns) + list_len(&t->websockets);
 }
 
+/* One loop turn, then the answers it produced, written back to back. */
+static void turn(struct kf_http_thread *t, int32_t max_wait_ms) {
+    kf_loop_run_once(t->loop, max_wait_ms);
+    kf_http_flush_writes();
+}
+
 static void *thread_main(void *arg) {
     struct kf_http_thread *t = arg;
     current_thread = t;
+    /* Made here, not by the main thread: h2o ties a socket's buffers to the
+     * creating thread's (thread-local) recycling allocator, so loops made by
+     * one thread and run by several would share that allocator's free list,
+     * a data race as soon as other threads post to them often (the
+     * conversation engine's completions do). */
+    t->loop = kf_loop_new();
+    atomic_fetch_add(&S.loops_ready, 1);
     kf_loop_set_current(t->loop);
     h2o_context_init(&t->ctx, kf_loop_h2o(t->loop), &S.globalconf);
     t->accept_ctx.ctx = &t->ctx;
@@ -226,11 +241,12 @@ static void *thread_main(void *arg) {
     h2o_socket_read_start(t->listener, on_accept);
     t->gauge_timer.data = t;
     kf_timer_start(t->loop, &t->gauge_timer, 1000, on_gauge_timer);
-    while (!t->draining) kf_loop_run_once(t->loop, 1000);
+    kf_http_coalesce_writes(1);
+    while (!t->draining) turn(t, 1000);
     while (open_conns(t) > 0 && kf_loop_now_ms() < atomic_load(&S.drain_deadline_ms)) {
         close_idle_http1(t);
         kf_http_thread_refresh_gauges(t);
-        kf_loop_run_once(t->loop, 50);
+        turn(t, 50);
     }
     kf_http_thread_refresh_gauges(t);
     kf_timer_stop(t->loop, &t->gauge_timer);
@@ -333,12 +349,15 @@ int kf_http_serve(const kf_http_config_t *cfg) {
     for (size_t i = 0; i < S.nthreads; i++) {
         struct kf_http_thread *t = &S.threads[i];
         t->idx = i;
-        t->loop = kf_loop_new();
         t->metrics = kf_metrics_shard(i);
         h2o_linklist_init_anchor(&t->websockets);
         if (getrandom(t->rng, sizeof t->rng, 0) != sizeof t->rng) t->rng[0] = (uint64_t)time(NULL) ^ i, t->rng[1] = 0x9e3779b97f4a7c15ull;
     }
     for (size_t i = 0; i < S.nthreads; i++) pthread_create(&S.threads[i].tid, NULL, thread_main, &S.threads[i]);
+    while (atomic_load(&S.loops_ready) < S.nthreads) { /* kf_http_each_thread posts to them */
+        struct timespec ts = {0, 1000000L};
+        nanosleep(&ts, NULL);
+    }
     wait_for_signals(&set);
     atomic_store(&S.drain_deadline_ms, kf_loop_now_ms() + (uint64_t)cfg->drain_timeout_s * 1000);
     kf_http_each_thread(begin_drain, NULL);
