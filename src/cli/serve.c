@@ -1,7 +1,9 @@
 /* serve.c — `kefu serve`: flags, the application's wiring, then the server.
  *
  * With no flags it runs the bundled demo bot: the model trained by `make`
- * next to the binary and the web root of the checkout. */
+ * next to the binary, the bot folder and web root of the checkout, and the
+ * conversation history in ./data.  The conversation side (bot, stores,
+ * engine, routes) is wired in serve_app.c. */
 #include <limits.h>
 #include <libgen.h>
 #include <stdio.h>
@@ -13,10 +15,12 @@
 
 #include "cli/cli.h"
 #include "cli/opts.h"
+#include "cli/serve_app.h"
 #include "engine/intent.h"
 #include "http/auth.h"
 #include "http/routes_intent.h"
 #include "http/routes_ops.h"
+#include "http/routes_ws.h"
 #include "http/server.h"
 #include "http/static.h"
 #include "obs/log.h"
@@ -56,6 +60,7 @@ int kf_cli_serve(int argc, char **argv) {
     kf_http_config_t cfg = {.host = "0.0.0.0", .port = 8000, .threads = cores > 0 ? (int)cores : 1, .max_body = 64 * 1024,
                             .max_header = 16 * 1024, .max_connections = 10000, .idle_timeout_s = 30, .drain_timeout_s = 10};
     const char *model = NULL, *web_root = NULL, *level = "info", *admin_token = NULL;
+    kf_serve_app_config_t acfg = {.data_dir = "data", .session_ttl_s = 300, .session_max = 1000};
     kf_routes_intent_config_t icfg = {.job_capacity = 10000, .job_workers = 2, .job_ttl_s = 3600, .max_results = 100000};
     kf_webhook_config_t wcfg = {.timeout_ms = 5000, .max_attempts = 4, .backoff_ms = 500};
     const kf_opt_t opts[] = {
@@ -74,6 +79,11 @@ int kf_cli_serve(int argc, char **argv) {
         {"job-capacity", "KEFU_JOB_CAPACITY", KF_OPT_SIZE, &icfg.job_capacity, "queued background jobs at most; beyond: 503 (default 10000)", 1, 1 << 24, NULL},
         {"job-workers", "KEFU_JOB_WORKERS", KF_OPT_INT, &icfg.job_workers, "background job worker threads (default 2)", 1, 256, NULL},
         {"admin-token", "KEFU_ADMIN_TOKEN", KF_OPT_STR, &admin_token, "bearer token for /v1/admin/* (default: none, loopback clients only)", 0, 0, NULL},
+        {"bot", "KEFU_BOT", KF_OPT_STR, &acfg.bot_dir, "bot folder (default: bots/demo here, else the checkout's beside the binary)", 0, 0, NULL},
+        {"data-dir", "KEFU_DATA_DIR", KF_OPT_STR, &acfg.data_dir, "folder of history.db, created when missing (default ./data)", 0, 0, NULL},
+        {"session-ttl", "KEFU_SESSION_TTL", KF_OPT_INT, &acfg.session_ttl_s, "idle seconds before a conversation expires (default 300)", 1, 86400 * 30, NULL},
+        {"session-max", "KEFU_SESSION_MAX", KF_OPT_SIZE, &acfg.session_max, "live conversations at most, least recently used expire first (default 1000)", 1, 1 << 24, NULL},
+        {"webhook-override", "KEFU_WEBHOOK_OVERRIDE", KF_OPT_STR, &acfg.webhook_override, "send every bot webhook to this URL instead of bot.yml's (staging, tests)", 0, 0, NULL},
         {"log-level", "KEFU_LOG_LEVEL", KF_OPT_CHOICE, &level, "debug|info|warn|error (default info; info logs every request)", 0, 0, levels},
     };
     size_t nopts = sizeof opts / sizeof opts[0];
@@ -106,8 +116,18 @@ int kf_cli_serve(int argc, char **argv) {
         fprintf(stderr, "kefu: serve: %s\n", err);
         return 1;
     }
-    if (kf_webhook_start(&wcfg) < 0 || kf_ops_routes_register() < 0 || kf_routes_intent_register(&icfg) < 0 ||
-        kf_ops_build_openapi() < 0) {
+    if (kf_webhook_start(&wcfg) < 0 || kf_ops_routes_register() < 0 || kf_routes_intent_register(&icfg) < 0) {
+        fprintf(stderr, "kefu: serve: start-up failed\n");
+        return 1;
+    }
+    char *own_bot = NULL;
+    if (!acfg.bot_dir) acfg.bot_dir = access("bots/demo", R_OK) == 0 ? "bots/demo" : (own_bot = beside_binary("../bots/demo"));
+    kf_serve_app_t app; /* app.conv: the engine every channel shares */
+    if (kf_serve_app_start(&acfg, &app, err, sizeof err) < 0) {
+        fprintf(stderr, "kefu: serve: %s\n", err);
+        return 1;
+    }
+    if ((app.conv && kf_routes_ws_register(app.conv, NULL) < 0) || kf_ops_build_openapi() < 0) {
         fprintf(stderr, "kefu: serve: start-up failed\n");
         return 1;
     }
@@ -116,6 +136,8 @@ int kf_cli_serve(int argc, char **argv) {
     kf_log(KF_LOG_INFO, "starting", "version", 's', KF_VERSION, "model", 's', model ? model : "", "web_root", 's',
            web_root ? web_root : "", "static_files", 'i', (long long)kf_static_count(), NULL);
     int rc = kf_http_serve(&cfg);
+    kf_serve_app_stop(&app);
     free(own_web);
+    free(own_bot);
     return rc;
 }

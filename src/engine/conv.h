@@ -64,6 +64,8 @@ typedef struct {
     kf_session_store_t *sessions; /* required */
     double faq_min_score;       /* 0 = the bot's threshold "faq" or 0.35 */
     double intent_min_confidence; /* 0 = the bot's threshold "intent" or 0.5 */
+    const char *webhook_override; /* NULL, or a URL every flow webhook goes to instead of bot.yml's (tests, staging) */
+    unsigned sweep_interval_ms;   /* how often expired sessions are swept; 0 = 1000 */
 } kf_conv_config_t;
 
 kf_conv_t *kf_conv_new(const kf_conv_config_t *cfg, char *err, size_t errlen);
@@ -114,6 +116,12 @@ int kf_conv_message(kf_conv_t *c, const char *conv_id, const char *text, size_t 
  * Closing an ended conversation only records the rating. */
 int kf_conv_close(kf_conv_t *c, const char *conv_id, int csat, const char *comment, kf_loop_t *loop,
                   kf_conv_done_fn fn, void *ud);
+
+/* The session store's expiry handler: give it as kf_session_mem_config_t's
+ * on_expire with expire_ud pointing to a kf_conv_t * variable that is set
+ * once the engine exists (the store has to be made first).  It records the
+ * conversation as EXPIRED in history. */
+void kf_conv_session_expired(const kf_session_t *s, kf_session_end_t reason, void *ud);
 
 /* Reads (synchronous, for GET routes and resume): the history store's. */
 kf_history_t *kf_conv_history(kf_conv_t *c);

@@ -1,12 +1,29 @@
-/* ws.c — WebSocket connections (see ws.h). */
+/* ws.c — WebSocket connections (see ws.h).
+ *
+ * Sends made while a message callback runs only queue the frame: the
+ * h2o_websocket_proceed() that is delivering the message loops until nothing
+ * is left to write, so re-entering it from inside wslay's receive path (which
+ * could also close and free the connection under the caller) is avoided. */
 #include "http/ws.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <h2o/websocket.h>
 
+#include <sys/socket.h>
+
 #include "http/server.h"
+
+/* A close waiting for queued frames to leave first (see kf_ws_close). */
+typedef struct {
+    kf_timer_t timer;
+    kf_loop_t *loop;
+    kf_ws_t *ws;
+    uint16_t code;
+    char reason[64];
+} deferred_close_t;
 
 struct kf_ws {
     h2o_websocket_conn_t *conn;
@@ -15,12 +32,20 @@ struct kf_ws {
     kf_ws_msg_fn on_msg;
     kf_ws_closed_fn on_closed;
     void *ud;
+    uint64_t last_rx_ms;
+    deferred_close_t *deferred;
     int closing;
+    int in_cb;
 };
 
 static void on_ws_message(h2o_websocket_conn_t *conn, const struct wslay_event_on_msg_recv_arg *arg) {
     kf_ws_t *ws = conn->data;
+    ws->last_rx_ms = kf_loop_now_ms();
     if (arg == NULL) {
+        if (ws->deferred) {
+            kf_timer_stop(ws->deferred->loop, &ws->deferred->timer);
+            free(ws->deferred);
+        }
         h2o_linklist_unlink(&ws->link);
         kf_metrics_conn_add(ws->thread->metrics, KF_CONN_WEBSOCKET, -1);
         if (ws->on_closed) ws->on_closed(ws);
@@ -29,7 +54,16 @@ static void on_ws_message(h2o_websocket_conn_t *conn, const struct wslay_event_o
         return;
     }
     if (wslay_is_ctrl_frame(arg->opcode)) return;
-    if (ws->on_msg) ws->on_msg(ws, (const char *)arg->msg, arg->msg_length, arg->opcode == WSLAY_BINARY_FRAME);
+    if (!ws->on_msg) return;
+    ws->in_cb = 1;
+    ws->on_msg(ws, (const char *)arg->msg, arg->msg_length, arg->opcode == WSLAY_BINARY_FRAME);
+    ws->in_cb = 0;
+}
+
+/* Writes what is queued, unless the proceed that runs the current message
+ * callback will do it once the callback returns. */
+static void proceed(kf_ws_t *ws) {
+    if (!ws->in_cb) h2o_websocket_proceed(ws->conn);
 }
 
 kf_ws_t *kf_ws_upgrade(kf_req_t *r, kf_ws_msg_fn on_msg, kf_ws_closed_fn on_closed, void *ud) {
@@ -47,6 +81,7 @@ kf_ws_t *kf_ws_upgrade(kf_req_t *r, kf_ws_msg_fn on_msg, kf_ws_closed_fn on_clos
     ws->on_msg = on_msg;
     ws->on_closed = on_closed;
     ws->ud = ud;
+    ws->last_rx_ms = kf_loop_now_ms();
     h2o_add_header_by_str(&r->h2o->pool, &r->h2o->res.headers, H2O_STRLIT("x-request-id"), 0, NULL, r->request_id,
                           strlen(r->request_id));
     kf_http_record_status(r, 101);
@@ -61,18 +96,68 @@ static int send_msg(kf_ws_t *ws, uint8_t opcode, const char *data, size_t len) {
     if (ws->closing) return -1;
     struct wslay_event_msg msg = {opcode, (const uint8_t *)data, len};
     if (wslay_event_queue_msg(ws->conn->ws_ctx, &msg) != 0) return -1;
-    h2o_websocket_proceed(ws->conn);
+    proceed(ws);
     return 0;
 }
 
 int kf_ws_send_text(kf_ws_t *ws, const char *data, size_t len) { return send_msg(ws, WSLAY_TEXT_FRAME, data, len); }
 int kf_ws_send_binary(kf_ws_t *ws, const void *data, size_t len) { return send_msg(ws, WSLAY_BINARY_FRAME, data, len); }
 
+static void queue_close(kf_ws_t *ws, uint16_t code, const char *reason) {
+    wslay_event_queue_close(ws->conn->ws_ctx, code, (const uint8_t *)reason, reason ? strlen(reason) : 0);
+    proceed(ws);
+}
+
+#define DEFER_POLL_MS 5
+
+static void on_deferred_close(kf_timer_t *t) {
+    deferred_close_t *d = t->data;
+    kf_ws_t *ws = d->ws;
+    if (wslay_event_get_queued_msg_count(ws->conn->ws_ctx) > 0) {
+        kf_timer_start(d->loop, t, DEFER_POLL_MS, on_deferred_close);
+        return;
+    }
+    ws->deferred = NULL;
+    queue_close(ws, d->code, d->reason); /* may free ws */
+    free(d);
+}
+
+/* wslay sends control frames ahead of queued data frames, so a close queued
+ * right after an error message would overtake it; while data frames are
+ * queued the close waits for them (a peer that never reads them is cut off
+ * by its owner's timeout via kf_ws_abort). */
 void kf_ws_close(kf_ws_t *ws, uint16_t code, const char *reason) {
     if (ws->closing) return;
     ws->closing = 1;
-    wslay_event_queue_close(ws->conn->ws_ctx, code, (const uint8_t *)reason, reason ? strlen(reason) : 0);
-    h2o_websocket_proceed(ws->conn);
+    kf_loop_t *loop = kf_loop_current();
+    deferred_close_t *d = NULL;
+    if (loop && wslay_event_get_queued_msg_count(ws->conn->ws_ctx) > 0 && (d = calloc(1, sizeof *d))) {
+        *d = (deferred_close_t){.loop = loop, .ws = ws, .code = code};
+        snprintf(d->reason, sizeof d->reason, "%s", reason ? reason : "");
+        d->timer.data = d;
+        ws->deferred = d;
+        kf_timer_start(loop, &d->timer, 0, on_deferred_close);
+        return;
+    }
+    queue_close(ws, code, reason);
+}
+
+int kf_ws_ping(kf_ws_t *ws) { return send_msg(ws, WSLAY_PING, "", 0); }
+
+/* Shutting the socket down (instead of freeing it here) lets h2o notice EOF
+ * or EPIPE on its next turn and run the ordinary close path, so this is safe
+ * from inside a callback and while a write is stuck on a full socket. */
+void kf_ws_abort(kf_ws_t *ws) {
+    ws->closing = 1;
+    shutdown(h2o_socket_get_fd(ws->conn->sock), SHUT_RDWR);
+}
+
+size_t kf_ws_pending(kf_ws_t *ws) { return wslay_event_get_queued_msg_length(ws->conn->ws_ctx); }
+uint64_t kf_ws_last_rx_ms(kf_ws_t *ws) { return ws->last_rx_ms; }
+int kf_ws_closing(kf_ws_t *ws) { return ws->closing; }
+
+void kf_ws_set_max_message(kf_ws_t *ws, size_t max) {
+    wslay_event_config_set_max_recv_msg_length(ws->conn->ws_ctx, max);
 }
 
 void *kf_ws_data(kf_ws_t *ws) { return ws->ud; }

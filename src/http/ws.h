@@ -2,7 +2,12 @@
  *
  * A route handler upgrades its request with kf_ws_upgrade(); the connection
  * is then tracked by its server thread (for the websocket gauge and so a
- * graceful shutdown can close it with 1001 "going away"). */
+ * graceful shutdown can close it with 1001 "going away").
+ *
+ * Sends from inside on_msg are queued and written when it returns, and never
+ * free the connection there; a send or close from elsewhere (a timer, an
+ * engine completion) may run the close path at once, so on_closed can have
+ * run by the time it returns.  A close waits for frames already queued. */
 #ifndef KF_HTTP_WS_H
 #define KF_HTTP_WS_H
 
@@ -24,6 +29,19 @@ kf_ws_t *kf_ws_upgrade(kf_req_t *r, kf_ws_msg_fn on_msg, kf_ws_closed_fn on_clos
 int kf_ws_send_text(kf_ws_t *ws, const char *data, size_t len);
 int kf_ws_send_binary(kf_ws_t *ws, const void *data, size_t len);
 void kf_ws_close(kf_ws_t *ws, uint16_t code, const char *reason);
+/* Queues a ping control frame (the peer's pong counts as traffic). */
+int kf_ws_ping(kf_ws_t *ws);
+/* Drops the connection without a close handshake (a peer that does not read
+ * would never receive one); on_closed runs on a later loop turn. */
+void kf_ws_abort(kf_ws_t *ws);
+/* Bytes queued and not yet handed to the socket (the slow-reader measure). */
+size_t kf_ws_pending(kf_ws_t *ws);
+/* kf_loop_now_ms() of the last frame received, control frames included. */
+uint64_t kf_ws_last_rx_ms(kf_ws_t *ws);
+/* 1 once a close was queued or the connection aborted: sends fail. */
+int kf_ws_closing(kf_ws_t *ws);
+/* A larger incoming message closes the connection with 1009 (default KF_WS_MAX_MESSAGE). */
+void kf_ws_set_max_message(kf_ws_t *ws, size_t max);
 void *kf_ws_data(kf_ws_t *ws);
 void kf_ws_set_data(kf_ws_t *ws, void *ud);
 

@@ -19,7 +19,7 @@ def test_health(kefu):
 def test_ready_with_model(kefu):
     r = kefu.get("/ready")
     assert r.status_code == 200
-    assert r.json() == {"status": "ready", "checks": {"model": "ok"}}
+    assert r.json() == {"status": "ready", "checks": {"model": "ok", "conversations": "ok"}}
 
 
 def test_ready_without_model_is_503(start_kefu, tmp_path):

@@ -27,8 +27,14 @@ class WSClosed(Exception):
 
 
 class WSClient:
-    def __init__(self, host, port, path, timeout=10.0, headers=None, tls=False):
-        self.sock = socket.create_connection((host, port), timeout=timeout)
+    def __init__(self, host, port, path, timeout=10.0, headers=None, tls=False, rcvbuf=None):
+        if rcvbuf:  # a small receive window, set before connecting so the handshake uses it
+            self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+            self.sock.settimeout(timeout)
+            self.sock.connect((host, port))
+        else:
+            self.sock = socket.create_connection((host, port), timeout=timeout)
         if tls:  # wss:// to a self-signed test certificate
             ctx = ssl.create_default_context()
             ctx.check_hostname = False
@@ -80,6 +86,11 @@ class WSClient:
         return out
 
     def send_frame(self, opcode, payload, fin=True):
+        self.sock.sendall(self.encode_frame(opcode, payload, fin))
+
+    @staticmethod
+    def encode_frame(opcode, payload, fin=True):
+        """One masked client frame as bytes (to send several in one write)."""
         head = bytes([(0x80 if fin else 0) | opcode])
         n = len(payload)
         if n < 126:
@@ -90,7 +101,7 @@ class WSClient:
             head += bytes([0x80 | 127]) + struct.pack("!Q", n)
         mask = os.urandom(4)
         masked = bytes(b ^ mask[i % 4] for i, b in enumerate(payload)) if n < 4096 else _xor(payload, mask)
-        self.sock.sendall(head + mask + masked)
+        return head + mask + masked
 
     def recv_frame(self):
         b0, b1 = self._read_exact(2)

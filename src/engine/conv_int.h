@@ -1,0 +1,141 @@
+/* conv_int.h — internals of the conversation engine (engine/conv.h), shared
+ * by its files:
+ *   conv.c          the engine object, create / close, session expiry, stats
+ *   conv_mailbox.c  per-conversation ordering: one job of a conversation at a time
+ *   conv_pipeline.c one customer message: dedup, session, NLU, dialogue,
+ *                   webhook, one history append, the completion
+ *   conv_reply.c    choosing and rendering the bot's answer, language detection
+ *
+ * A job is one call (message or close) waiting for or going through its
+ * conversation's turn.  Every step of a job after the first runs on the
+ * caller's loop (history and webhook completions are posted there), so a job
+ * is only ever touched by one thread at a time and needs no lock of its own. */
+#ifndef KF_ENGINE_CONV_INT_H
+#define KF_ENGINE_CONV_INT_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "engine/conv.h"
+#include "engine/dialogue.h"
+#include "nlu/entities.h"
+
+#define KF_CONV_STRIPES 64
+#define KF_CONV_MAX_ENTS 16
+
+typedef enum { KF_CONV_JOB_MESSAGE = 1, KF_CONV_JOB_CLOSE, KF_CONV_JOB_CREATE } kf_conv_job_kind_t;
+
+/* One reply being built: text owned, quick replies the bot's (or static). */
+typedef struct {
+    char *text;
+    const kf_bot_quick_reply_t *qr;
+    size_t n_qr;
+} kf_conv_out_t;
+
+typedef struct kf_conv_job kf_conv_job_t;
+struct kf_conv_job {
+    kf_conv_job_t *next; /* the conversation's queue */
+    kf_conv_t *c;
+    kf_conv_job_kind_t kind;
+    char conv_id[KF_HISTORY_ID_LEN + 1];
+    kf_loop_t *loop;
+    kf_conv_done_fn fn;
+    void *ud;
+    /* message */
+    char *text;
+    size_t len;
+    char *client_msg_id;
+    /* close */
+    int csat;
+    char *comment;
+    /* working state of a message */
+    uint64_t version;      /* the session's, for the compare-and-set put */
+    char *profile_json;    /* the session's, carried over */
+    char *name;            /* profile name, for {name} in responses */
+    int misses;
+    char lang[KF_SESSION_LANG_MAX];
+    kf_dlg_state_t *dlg;
+    char *masked;
+    char intent[64];       /* "" = none */
+    double confidence;
+    int out_of_scope;
+    kf_ent_t ents[KF_CONV_MAX_ENTS];
+    int n_ents;
+    char *entities_json;
+    kf_conv_out_t out[KF_CONV_MAX_REPLIES];
+    size_t n_out;
+    const char *handoff_skill; /* the bot's or static */
+    int answered_by_flow;  /* the dialogue handled the message: not a miss */
+    int64_t created_ms;    /* the time stored with the message and its replies */
+    /* an answer found while the job ran inside kf_conv_message, kept for the loop */
+    int64_t dup_seq;
+    int fail_status;
+    char *fail_error;
+};
+
+struct kf_conv {
+    const kf_bot_t *bot;
+    kf_kb_t *kb;
+    kf_history_t *history;
+    kf_session_store_t *sessions;
+    double faq_min, intent_min, oos_min;
+    char *webhook_override;
+    uint64_t sweep_ms;
+    atomic_int stopping;
+    atomic_long inflight;  /* accepted calls whose completion has not returned yet */
+    struct kf_conv_mailbox *mbox;
+    /* housekeeping thread: sweeps the session store */
+    pthread_t hk_thread;
+    atomic_int hk_stop;
+    int hk_started;
+    struct {
+        atomic_ulong messages, replies, duplicates, faq_answers, fallbacks, handoffs, flows_started, flows_completed;
+        atomic_ulong conversations_started, conversations_closed, conversations_expired;
+    } st;
+};
+
+#define KF_CONV_COUNT(c, f) atomic_fetch_add_explicit(&(c)->st.f, 1, memory_order_relaxed)
+
+/* > 0 while a job runs inside the kf_conv_message / kf_conv_close call that
+ * queued it.  Completions must not run then (conv.h: the call returns first),
+ * so an answer known at once is posted to the job's loop instead. */
+extern _Thread_local int kf_conv_inline;
+
+/* conv_mailbox.c */
+struct kf_conv_mailbox *kf_conv_mailbox_new(void);
+void kf_conv_mailbox_free(struct kf_conv_mailbox *m);
+/* Queues job behind its conversation's; returns KF_CONV_BUSY when that queue
+ * is full, else OK and starts the job at once (on this thread) when it is the
+ * only one. */
+int kf_conv_mailbox_push(kf_conv_t *c, kf_conv_job_t *job);
+/* The job at the head of its conversation is finished (its completion has
+ * run): frees it and starts the next one on that job's loop. */
+void kf_conv_mailbox_done(kf_conv_t *c, kf_conv_job_t *job);
+void kf_conv_job_free(kf_conv_job_t *job);
+
+/* conv_pipeline.c / conv.c: running a job at the head of its queue. */
+void kf_conv_run_job(kf_conv_job_t *job);
+void kf_conv_run_message(kf_conv_job_t *job);
+void kf_conv_run_close(kf_conv_job_t *job);
+/* Ends the job: calls its completion with a bare status, then the mailbox. */
+void kf_conv_job_fail(kf_conv_job_t *job, int status, const char *error);
+/* Calls the completion and releases the job (status OK or not). */
+void kf_conv_job_finish(kf_conv_job_t *job, const kf_conv_result_t *r);
+
+/* conv_reply.c */
+/* "zh" for Han script, "en" for Latin words, else NULL (no signal: keep the session's). */
+const char *kf_conv_detect_lang(const char *text, size_t len);
+/* A language of the bot: lang when the bot has it, else the bot's default. */
+const char *kf_conv_bot_lang(const kf_bot_t *bot, const char *lang);
+/* Appends the answer for intent (response, FAQ, fallback, two-miss offer) to job->out. */
+int kf_conv_answer_intent(kf_conv_job_t *job, const char *intent);
+/* Appends the bot's response for intent (variation chosen, {slot} fields
+ * filled); 0 when the bot has none, 1 when added, -1 on no memory. */
+int kf_conv_add_response(kf_conv_job_t *job, const char *intent);
+/* mask: the text may hold what the customer typed (flow slots), so it is
+ * masked like the customer's message; the bot's own texts are kept as written. */
+int kf_conv_add_text(kf_conv_job_t *job, const char *text, const kf_bot_quick_reply_t *qr, size_t n_qr, int mask);
+/* Entities as the JSON array stored with the message (values and texts masked). */
+char *kf_conv_entities_json(const char *text, const kf_ent_t *ents, int n);
+
+#endif
