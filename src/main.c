@@ -15,6 +15,8 @@ static const struct {
     {"train", kf_cli_train, "train an intent model from CSV files or a bot folder"},
     {"eval", kf_cli_eval, "measure a model on labelled CSV data"},
     {"predict", kf_cli_predict, "classify texts from the command line or stdin"},
+    {"check", kf_cli_check, "report every problem of a bot folder as file:line"},
+    {"chat", kf_cli_chat, "talk to a bot in the terminal (a server's REST API, or in-process)"},
 };
 
 static void usage(FILE *f) {

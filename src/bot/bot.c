@@ -207,6 +207,7 @@ static int load_examples(ctx_t *c, yaml_node_t *n, size_t intent) {
             x->file = c->file;
             x->line = kf_boty_line(e);
             x->intent = intent;
+            x->repeat = 0;
             b->n_ex++;
         }
     }
@@ -242,7 +243,8 @@ static int load_intent(ctx_t *c, yaml_node_t *n) {
     if (!kf_boty_ident_ok(name)) return kf_boty_fail(c, name_n, "intent name '%s': use lower-case letters, digits and '_'", name);
     const intent_t *dup = find_intent(b, name);
     if (dup) return kf_boty_fail(c, name_n, "duplicate intent '%s' (first defined at %s:%d)", name, dup->file, dup->line);
-    if (!ex_n) return kf_boty_fail(c, n, "intent '%s' has no examples", name);
+    /* kefu check (collect mode) reports an intent without phrases itself, per language. */
+    if (!ex_n && !b->diag) return kf_boty_fail(c, n, "intent '%s' has no examples", name);
     if (KF_BOTY_GROW(b, intents)) return kf_boty_fail(c, n, "out of memory");
     intent_t *in = &b->intents[b->n_intents];
     memset(in, 0, sizeof *in);
@@ -251,10 +253,12 @@ static int load_intent(ctx_t *c, yaml_node_t *n) {
     in->line = kf_boty_line(name_n);
     in->first_ex = b->n_ex;
     b->n_intents++;
-    if (load_examples(c, ex_n, b->n_intents - 1)) return -1;
+    int rc = ex_n ? load_examples(c, ex_n, b->n_intents - 1) : 0;
     in = &b->intents[b->n_intents - 1];
-    in->n_ex = b->n_ex - in->first_ex;
-    if (!in->n_ex) return kf_boty_fail(c, name_n, "intent '%s' has no training phrases", name);
+    in->n_ex = b->n_ex - in->first_ex; /* also after a failure: collect mode keeps what was read */
+    in->broken = rc != 0;
+    if (rc) return -1;
+    if (!in->n_ex && !b->diag) return kf_boty_fail(c, name_n, "intent '%s' has no training phrases", name);
     if (resp_n && load_responses(c, resp_n, name, 0, 0)) return -1;
     return 0;
 }
@@ -268,14 +272,16 @@ static int load_intents_file(ctx_t *c, yaml_node_t *root) {
         if (!strcmp(key, "intents")) {
             if (kf_boty_want(c, v, YAML_SEQUENCE_NODE, "intents")) return -1;
             for (yaml_node_item_t *it = v->data.sequence.items.start; it < v->data.sequence.items.top; it++)
-                if (load_intent(c, yaml_document_get_node(c->doc, *it))) return -1;
+                if (load_intent(c, yaml_document_get_node(c->doc, *it)) && kf_boty_caught(c->b, c->err)) return -1;
         } else if (!strcmp(key, "responses")) {
             if (kf_boty_want(c, v, YAML_MAPPING_NODE, "responses")) return -1;
             for (yaml_node_pair_t *q = v->data.mapping.pairs.start; q < v->data.mapping.pairs.top; q++) {
                 yaml_node_t *ik = yaml_document_get_node(c->doc, q->key);
                 const char *intent;
-                if (kf_boty_str(c, ik, "an intent name", &intent)) return -1;
-                if (load_responses(c, yaml_document_get_node(c->doc, q->value), intent, 1, kf_boty_line(ik))) return -1;
+                if ((kf_boty_str(c, ik, "an intent name", &intent) ||
+                     load_responses(c, yaml_document_get_node(c->doc, q->value), intent, 1, kf_boty_line(ik))) &&
+                    kf_boty_caught(c->b, c->err))
+                    return -1;
             }
         } else {
             return kf_boty_fail(c, k, "unknown key '%s' in an intents file (intents, responses)", key);
@@ -292,13 +298,15 @@ static int cmp_example(const void *a, const void *b) {
     return r;
 }
 
-/* Checks that need the whole bot. */
+/* Checks that need the whole bot.  In collect mode each problem goes to
+ * b->diag (kf_boty_caught) and the next one is looked for. */
 static int finish(kf_bot_t *b, char *err, size_t errlen) {
     for (size_t i = 0; i < b->n_pending; i++) {
         resp_t *r = &b->pending[i];
         if (!find_intent(b, r->r.intent)) {
             kf_boty_set_err(err, errlen, "%s:%d: response for unknown intent '%s'", r->file, r->line, r->r.intent);
-            return -1;
+            if (kf_boty_caught(b, err)) return -1;
+            continue;
         }
         if (KF_BOTY_GROW(b, resps)) return -1;
         b->resps[b->n_resps++] = *r;
@@ -309,33 +317,42 @@ static int finish(kf_bot_t *b, char *err, size_t errlen) {
             if (!strcmp(x->r.intent, y->r.intent) && !strcmp(x->r.lang, y->r.lang)) {
                 kf_boty_set_err(err, errlen, "%s:%d: second '%s' response for intent '%s' (first at %s:%d)", x->file, x->line,
                         x->r.lang, x->r.intent, y->file, y->line);
-                return -1;
+                if (kf_boty_caught(b, err)) return -1;
+                break;
             }
         }
     for (size_t i = 0; i < b->n_qrefs; i++)
         if (!find_intent(b, b->qrefs[i].payload + 1)) {
             kf_boty_set_err(err, errlen, "%s:%d: quick reply payload '%s' names an unknown intent", b->qrefs[i].file,
                     b->qrefs[i].line, b->qrefs[i].payload);
-            return -1;
+            if (kf_boty_caught(b, err)) return -1;
         }
     /* The same phrase under two labels teaches the classifier nothing but
-     * confusion; under one label twice it silently weighs double. */
+     * confusion: an error.  Under one label twice it would silently weigh
+     * double: the later copy is marked and not trained on (`kefu check`
+     * warns about it).  Collect mode leaves both verdicts to kefu check. */
     example_t **v = malloc((b->n_ex ? b->n_ex : 1) * sizeof *v);
     if (!v) return -1;
     for (size_t i = 0; i < b->n_ex; i++) v[i] = &b->ex[i];
     qsort(v, b->n_ex, sizeof *v, cmp_example);
     int rc = 0;
-    for (size_t i = 1; i < b->n_ex && !rc; i++)
-        if (!strcmp(v[i]->lang, v[i - 1]->lang) && !strcmp(v[i]->text, v[i - 1]->text)) {
+    for (size_t i = 1; i < b->n_ex && !rc; i++) {
+        if (strcmp(v[i]->lang, v[i - 1]->lang) || strcmp(v[i]->text, v[i - 1]->text)) continue;
+        if (v[i]->intent == v[i - 1]->intent) {
+            v[i]->repeat = 1;
+        } else if (!b->diag) {
             kf_boty_set_err(err, errlen, "%s:%d: duplicate training phrase '%s' (also at %s:%d in intent '%s')", v[i]->file,
                     v[i]->line, v[i]->text, v[i - 1]->file, v[i - 1]->line, b->intents[v[i - 1]->intent].name);
             rc = -1;
         }
+    }
     free(v);
     return rc;
 }
 
-kf_bot_t *kf_bot_load(const char *dir, char *err, size_t errlen) {
+/* diag NULL: the first error stops loading (kf_bot_load); otherwise every
+ * error goes to diag and the loader keeps what it could read. */
+static kf_bot_t *load(const char *dir, kf_boty_diag_fn diag, void *ud, char *err, size_t errlen) {
     if (!dir) {
         kf_boty_set_err(err, errlen, "no bot folder given");
         return NULL;
@@ -348,21 +365,27 @@ kf_bot_t *kf_bot_load(const char *dir, char *err, size_t errlen) {
         kf_boty_set_err(err, errlen, "out of memory");
         return NULL;
     }
+    b->diag = diag;
+    b->diag_ud = ud;
     snprintf(path, sizeof path, "%s/bot.yml", dir);
-    if (kf_boty_load_file(b, path, load_bot_yml, 1, err, errlen)) goto out;
+    /* Without a sound bot.yml (languages, skills) every other file would only add noise. */
+    if (kf_boty_load_file(b, path, load_bot_yml, 1, err, errlen) || b->n_diag) {
+        if (diag && err[0]) diag(ud, err);
+        goto out;
+    }
     snprintf(path, sizeof path, "%s/intents", dir);
     n = scandir(path, &ents, kf_boty_yml_name, kf_boty_byte_order);
     if (n < 0) {
         kf_boty_set_err(err, errlen, "%s: %s", path, strerror(errno));
-        goto out;
+        if (kf_boty_caught(b, err)) goto out;
     }
     for (int i = 0; i < n; i++) {
         snprintf(path, sizeof path, "%s/intents/%s", dir, ents[i]->d_name);
         if (kf_boty_load_file(b, path, load_intents_file, 0, err, errlen)) goto out;
     }
-    if (!b->n_intents) {
+    if (!b->n_intents && n >= 0 && !b->n_diag) { /* in collect mode, only when no intent failed to load */
         kf_boty_set_err(err, errlen, "%s/intents: no intents", dir);
-        goto out;
+        if (kf_boty_caught(b, err)) goto out;
     }
     if (kf_boty_load_flows(b, dir, err, errlen)) goto out;
     rc = finish(b, err, errlen);
@@ -374,6 +397,13 @@ out:
         return NULL;
     }
     return b;
+}
+
+kf_bot_t *kf_bot_load(const char *dir, char *err, size_t errlen) { return load(dir, NULL, NULL, err, errlen); }
+
+kf_bot_t *kf_boty_load_collect(const char *dir, kf_boty_diag_fn diag, void *ud) {
+    char err[1024] = "";
+    return load(dir, diag, ud, err, sizeof err);
 }
 
 void kf_bot_free(kf_bot_t *b) {
@@ -398,7 +428,7 @@ int kf_bot_each_example(const char *dir, kf_bot_example_fn fn, void *ud, char *e
     if (!b) return -1;
     int rc = 0;
     for (size_t i = 0; i < b->n_ex && !rc; i++)
-        rc = fn(ud, b->ex[i].text, b->intents[b->ex[i].intent].name, b->ex[i].file, b->ex[i].line);
+        if (!b->ex[i].repeat) rc = fn(ud, b->ex[i].text, b->intents[b->ex[i].intent].name, b->ex[i].file, b->ex[i].line);
     kf_bot_free(b);
     return rc;
 }
@@ -424,7 +454,7 @@ size_t kf_bot_n_examples(const kf_bot_t *b, const char *intent, const char *lang
     if (!in) return 0;
     size_t n = 0;
     for (size_t i = in->first_ex; i < in->first_ex + in->n_ex; i++)
-        if (!lang || !strcmp(b->ex[i].lang, lang)) n++;
+        if (!b->ex[i].repeat && (!lang || !strcmp(b->ex[i].lang, lang))) n++;
     return n;
 }
 

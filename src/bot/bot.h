@@ -40,7 +40,8 @@ typedef struct {
 
 /* Loads and validates the bot folder DIR.  NULL with err ("file:line: what") on
  * malformed YAML, wrong types, unknown keys/languages/skills, an intent without
- * phrases, duplicate intents or phrases, a response or quick reply referring to
+ * phrases, duplicate intents, a phrase in two intents (a phrase repeated
+ * within one intent is kept once), a response or quick reply referring to
  * an unknown intent, a bad {slot} placeholder; and in flows/: unknown step
  * kinds, slots, entity types, triggers, webhooks or goto targets, duplicate
  * flows, an intent triggering two flows. */

@@ -179,7 +179,9 @@ typedef struct {
 static const char *check_slot(void *ud, const char *name, size_t len) {
     slotcheck_t *sc = ud;
     for (size_t i = 0; i < sc->fc->n_slots; i++)
-        if (strlen(sc->fc->slots[i].name) == len && !memcmp(sc->fc->slots[i].name, name, len)) return "";
+        if (sc->fc->slots[i].name && strlen(sc->fc->slots[i].name) == len &&
+            !memcmp(sc->fc->slots[i].name, name, len))
+            return ""; /* a NULL name: a slot collect mode could not read */
     if (!sc->bad) {
         sc->bad = name;
         sc->bad_len = len;
@@ -230,7 +232,7 @@ static int slot_ref(fctx_t *fc, yaml_node_t *n, const char *what) {
     const char *name;
     if (kf_boty_str(fc->c, n, what, &name)) return -2;
     for (size_t i = 0; i < fc->n_slots; i++)
-        if (!strcmp(fc->slots[i].name, name)) return (int)i;
+        if (fc->slots[i].name && !strcmp(fc->slots[i].name, name)) return (int)i;
     kf_boty_fail(fc->c, n, "unknown slot '%s' in %s (not in the slots of flow '%s')", name, what, fc->f->name);
     return -2;
 }
@@ -392,6 +394,20 @@ static int load_step(fctx_t *fc, yaml_node_t *n, kf_flow_step_t *st) {
 
 /* ---- flows ------------------------------------------------------------ */
 
+/* One trigger intent e, checked against the bot and the n already in t; stored at t[n]. */
+static int trigger(fctx_t *fc, yaml_node_t *e, const char **t, size_t n) {
+    ctx_t *c = fc->c;
+    kf_bot_t *b = c->b;
+    const char *s;
+    if (kf_boty_str(c, e, "a trigger intent", &s)) return -1;
+    if (!kf_bot_has_intent(b, s)) return kf_boty_fail(c, e, "trigger '%s' is not an intent of the bot", s);
+    const kf_flow_t *o = kf_bot_flow_for_intent(b, s);
+    if (o) return kf_boty_fail(c, e, "intent '%s' already triggers flow '%s' (%s:%d)", s, o->name, o->file, o->line);
+    for (size_t j = 0; j < n; j++)
+        if (!strcmp(t[j], s)) return kf_boty_fail(c, e, "trigger '%s' is listed twice", s);
+    return (t[n] = kf_boty_keep(b, s)) ? 0 : kf_boty_fail(c, e, "out of memory");
+}
+
 static int load_triggers(fctx_t *fc, yaml_node_t *v) {
     ctx_t *c = fc->c;
     kf_bot_t *b = c->b;
@@ -400,19 +416,14 @@ static int load_triggers(fctx_t *fc, yaml_node_t *v) {
     if (!cnt) return kf_boty_fail(c, v, "trigger must not be empty");
     const char **t = kf_boty_keep_block(b, cnt * sizeof *t);
     if (!t) return kf_boty_fail(c, v, "out of memory");
+    size_t k = 0; /* collect mode skips a bad trigger and keeps the good ones */
     for (size_t i = 0; i < cnt; i++) {
         yaml_node_t *e = v->type == YAML_SEQUENCE_NODE ? NODE(c, v->data.sequence.items.start[i]) : v;
-        const char *s;
-        if (kf_boty_str(c, e, "a trigger intent", &s)) return -1;
-        if (!kf_bot_has_intent(b, s)) return kf_boty_fail(c, e, "trigger '%s' is not an intent of the bot", s);
-        const kf_flow_t *o = kf_bot_flow_for_intent(b, s);
-        if (o) return kf_boty_fail(c, e, "intent '%s' already triggers flow '%s' (%s:%d)", s, o->name, o->file, o->line);
-        for (size_t j = 0; j < i; j++)
-            if (!strcmp(t[j], s)) return kf_boty_fail(c, e, "trigger '%s' is listed twice", s);
-        t[i] = kf_boty_keep(b, s);
+        if (trigger(fc, e, t, k) == 0) k++;
+        else if (kf_boty_caught(b, c->err)) return -1;
     }
     fc->f->triggers = t;
-    fc->f->n_triggers = cnt;
+    fc->f->n_triggers = k;
     return 0;
 }
 
@@ -457,22 +468,27 @@ static int load_flow(ctx_t *c, yaml_node_t *n) {
     f->name = kf_boty_keep(b, name);
     f->file = c->file;
     f->line = kf_boty_line(name_n);
-    if (load_triggers(fc, trig)) goto out;
-    f->skill = kf_bot_skill(b, f->triggers[0]);
+    if (load_triggers(fc, trig) && kf_boty_caught(b, c->err)) goto out;
+    f->skill = f->n_triggers ? kf_bot_skill(b, f->triggers[0]) : "general";
     if (skill) {
         const char *s;
-        if (kf_boty_str(c, skill, "skill", &s)) goto out;
-        if (!kf_boty_in_list(b->skills, b->n_skills, s)) {
+        if (kf_boty_str(c, skill, "skill", &s)) {
+            if (kf_boty_caught(b, c->err)) goto out;
+        } else if (!kf_boty_in_list(b->skills, b->n_skills, s)) {
             kf_boty_fail(c, skill, "unknown skill '%s'", s);
-            goto out;
+            if (kf_boty_caught(b, c->err)) goto out;
+        } else {
+            f->skill = kf_boty_keep(b, s);
         }
-        f->skill = kf_boty_keep(b, s);
     }
     if (slots) {
         if (kf_boty_want(c, slots, YAML_MAPPING_NODE, "slots")) goto out;
         if (!(fc->slots = kf_boty_keep_block(b, N_PAIRS(slots) * sizeof *fc->slots))) goto out;
+        /* A slot that fails still counts as declared, so its uses are not reported again. */
         for (yaml_node_pair_t *p = slots->data.mapping.pairs.start; p < slots->data.mapping.pairs.top; p++)
-            if (load_slot(c, NODE(c, p->key), NODE(c, p->value), &fc->slots[fc->n_slots++])) goto out;
+            if (load_slot(c, NODE(c, p->key), NODE(c, p->value), &fc->slots[fc->n_slots++]) &&
+                kf_boty_caught(b, c->err))
+                goto out;
     }
     f->slots = fc->slots;
     f->n_slots = fc->n_slots;
@@ -484,12 +500,13 @@ static int load_flow(ctx_t *c, yaml_node_t *n) {
     kf_flow_step_t *st = kf_boty_keep_block(b, N_ITEMS(steps) * sizeof *st);
     if (!st) goto out;
     for (size_t i = 0; i < N_ITEMS(steps); i++) {
-        if (load_step(fc, NODE(c, steps->data.sequence.items.start[i]), &st[i])) goto out;
+        if (load_step(fc, NODE(c, steps->data.sequence.items.start[i]), &st[i]) && kf_boty_caught(b, c->err)) goto out;
         for (size_t j = 0; st[i].id && j < i; j++)
             if (st[j].id && !strcmp(st[j].id, st[i].id)) {
                 kf_boty_set_err(c->err, c->errlen, "%s:%d: step id '%s' used twice in flow '%s' (first at line %d)",
                                 c->file, st[i].line, st[i].id, name, st[j].line);
-                goto out;
+                if (kf_boty_caught(b, c->err)) goto out;
+                break;
             }
         if (!st[i].skill) st[i].skill = f->skill;
     }
@@ -506,13 +523,14 @@ static int load_flow(ctx_t *c, yaml_node_t *n) {
             if (j == f->n_steps) {
                 kf_boty_set_err(c->err, c->errlen, "%s:%d: no step '%s' in flow '%s' (step ids%s)", c->file, t->line,
                                 t->name, name, t->allow_handoff ? ", cancel or handoff" : " or cancel");
-                goto out;
+                if (kf_boty_caught(b, c->err)) goto out;
+                continue;
             }
             *t->dst = (int)j;
         }
     }
-    if (canc && load_text(fc, canc, "cancelled", &f->cancelled)) goto out;
-    if (res && load_text(fc, res, "resume", &f->resume)) goto out;
+    if (canc && load_text(fc, canc, "cancelled", &f->cancelled) && kf_boty_caught(b, c->err)) goto out;
+    if (res && load_text(fc, res, "resume", &f->resume) && kf_boty_caught(b, c->err)) goto out;
     if (KF_BOTY_GROW(b, flows)) {
         kf_boty_fail(c, n, "out of memory");
         goto out;
@@ -534,7 +552,7 @@ static int load_flows_file(ctx_t *c, yaml_node_t *root) {
         if (strcmp(key, "flows")) return kf_boty_fail(c, k, "unknown key '%s' in a flows file (flows)", key);
         if (kf_boty_want(c, v, YAML_SEQUENCE_NODE, "flows")) return -1;
         for (yaml_node_item_t *it = v->data.sequence.items.start; it < v->data.sequence.items.top; it++)
-            if (load_flow(c, NODE(c, *it))) return -1;
+            if (load_flow(c, NODE(c, *it)) && kf_boty_caught(c->b, c->err)) return -1;
     }
     return 0;
 }

@@ -55,6 +55,16 @@ void *kf_boty_keep_block(kf_bot_t *b, size_t size) {
 
 int kf_boty_line(const yaml_node_t *n) { return (int)n->start_mark.line + 1; }
 
+int kf_boty_caught(kf_bot_t *b, char *err) {
+    if (!b->diag) return -1;
+    if (err && err[0]) {
+        b->diag(b->diag_ud, err);
+        b->n_diag++;
+    }
+    if (err) err[0] = '\0';
+    return 0;
+}
+
 const char *kf_boty_kind(const yaml_node_t *n) {
     switch (n->type) {
     case YAML_SCALAR_NODE: return "a scalar";
@@ -261,11 +271,11 @@ int kf_boty_load_file(kf_bot_t *b, const char *path, kf_boty_doc_fn fn, int requ
     int rc = 0, docs = 0;
     for (;;) {
         yaml_document_t doc;
-        if (!yaml_parser_load(&parser, &doc)) {
+        if (!yaml_parser_load(&parser, &doc)) { /* libyaml cannot go on after a syntax error */
             kf_boty_set_err(err, errlen, "%s:%d: %s%s%s", path, (int)parser.problem_mark.line + 1,
                     parser.problem ? parser.problem : "malformed YAML", parser.context ? " " : "",
                     parser.context ? parser.context : "");
-            rc = -1;
+            rc = kf_boty_caught(b, err);
             break;
         }
         yaml_node_t *root = yaml_document_get_root_node(&doc);
@@ -277,13 +287,13 @@ int kf_boty_load_file(kf_bot_t *b, const char *path, kf_boty_doc_fn fn, int requ
         c.doc = &doc;
         rc = fn(&c, root);
         yaml_document_delete(&doc);
-        if (rc) break;
+        if (rc && (rc = kf_boty_caught(b, err))) break;
     }
     yaml_parser_delete(&parser);
     fclose(f);
     if (!rc && required && !docs) {
         kf_boty_set_err(err, errlen, "%s:1: empty file", path);
-        rc = -1;
+        rc = kf_boty_caught(b, err);
     }
     return rc;
 }

@@ -16,6 +16,7 @@ typedef struct {
     const char *text, *lang, *file;
     int line;
     size_t intent;
+    int repeat; /* the same phrase earlier in the same intent and language: not trained on twice */
 } example_t;
 
 typedef struct {
@@ -23,6 +24,7 @@ typedef struct {
     const char *file;
     int line;
     size_t first_ex, n_ex; /* a run in bot->ex: one intent's examples are contiguous */
+    int broken;            /* collect mode: its examples failed to load (and were reported) */
 } intent_t;
 
 typedef struct {
@@ -41,7 +43,14 @@ typedef struct {
     double v;
 } threshold_t;
 
+/* Collect mode (`kefu check`): an error ("file:line: what") goes to diag and
+ * loading goes on with the next intent, flow, step or file. */
+typedef void (*kf_boty_diag_fn)(void *ud, const char *msg);
+
 struct kf_bot {
+    kf_boty_diag_fn diag; /* NULL: stop at the first error */
+    void *diag_ud;
+    size_t n_diag;        /* errors handed to diag so far */
     char *name, *default_lang;
     char **langs, **skills, **files, **strs;
     size_t n_langs, n_skills, n_files, cap_files, n_strs, cap_strs;
@@ -86,6 +95,12 @@ int kf_boty_fail(ctx_t *c, const yaml_node_t *n, const char *fmt, ...) __attribu
 char *kf_boty_keep(kf_bot_t *b, const char *s);
 void *kf_boty_keep_block(kf_bot_t *b, size_t size); /* zeroed */
 int kf_boty_line(const yaml_node_t *n);
+/* After a failed part: in collect mode hands err to b->diag, clears it and
+ * returns 0 (go on); otherwise returns -1 (stop). */
+int kf_boty_caught(kf_bot_t *b, char *err);
+/* kf_bot_load in collect mode: every error goes to diag.  Returns what could
+ * be loaded (NULL when bot.yml itself is unusable, or out of memory). */
+kf_bot_t *kf_boty_load_collect(const char *dir, kf_boty_diag_fn diag, void *ud);
 const char *kf_boty_kind(const yaml_node_t *n);
 /* Node n must be of type t (a mapping must also have no repeated key). */
 int kf_boty_want(ctx_t *c, const yaml_node_t *n, yaml_node_type_t t, const char *what);

@@ -7,5 +7,7 @@ int kf_cli_serve(int argc, char **argv);
 int kf_cli_train(int argc, char **argv);
 int kf_cli_eval(int argc, char **argv);
 int kf_cli_predict(int argc, char **argv);
+int kf_cli_check(int argc, char **argv);
+int kf_cli_chat(int argc, char **argv);
 
 #endif

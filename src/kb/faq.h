@@ -39,6 +39,11 @@ typedef struct kf_faq kf_faq_t;
  * question twice in one language. */
 kf_faq_t *kf_faq_load(const char *botdir, char *err, size_t errlen);
 void kf_faq_free(kf_faq_t *faq);
+/* The same in collect mode (`kefu check`): every problem goes to diag as
+ * "file:line: what" and loading goes on with the next entry or file; returns
+ * the entries that loaded (NULL only when the folder cannot be read). */
+typedef void (*kf_faq_diag_fn)(void *ud, const char *msg);
+kf_faq_t *kf_faq_load_collect(const char *botdir, kf_faq_diag_fn diag, void *ud);
 
 size_t kf_faq_count(const kf_faq_t *faq);
 const kf_faq_entry_t *kf_faq_entry(const kf_faq_t *faq, size_t i); /* NULL past the end */

@@ -17,6 +17,8 @@
 #include "nlu/normalize.h"
 
 struct kf_faq {
+    kf_faq_diag_fn diag; /* collect mode (kefu check): errors go here and loading goes on */
+    void *diag_ud;
     kf_faq_entry_t *entries;
     size_t n_entries, cap_entries;
     void **allocs; /* every string and array the entries point into */
@@ -47,6 +49,15 @@ static void set_err(char *err, size_t errlen, const char *fmt, ...) {
     va_start(ap, fmt);
     vsnprintf(err, errlen, fmt, ap);
     va_end(ap);
+}
+
+/* After a failed part: in collect mode reports err, clears it and returns 0
+ * (go on with the next entry or file); otherwise returns -1 (stop). */
+static int caught(kf_faq_t *f, char *err) {
+    if (!f->diag) return -1;
+    if (err[0]) f->diag(f->diag_ud, err);
+    err[0] = '\0';
+    return 0;
 }
 
 static int line_of(const yaml_node_t *n) { return n ? (int)n->start_mark.line + 1 : 1; }
@@ -252,7 +263,7 @@ static int load_root(ctx_t *c, yaml_node_t *root) {
         if (strcmp(key, "faq")) return fail(c, k, "unknown key '%s' in an FAQ file (faq)", key);
         if (want(c, v, YAML_SEQUENCE_NODE, "faq")) return -1;
         for (yaml_node_item_t *it = v->data.sequence.items.start; it < v->data.sequence.items.top; it++)
-            if (load_entry(c, node(c, *it))) return -1;
+            if (load_entry(c, node(c, *it)) && caught(c->f, c->err)) return -1;
     }
     return 0;
 }
@@ -261,7 +272,7 @@ static int load_file(kf_faq_t *f, const char *path, char *err, size_t errlen) {
     FILE *fp = fopen(path, "rb");
     if (!fp) {
         set_err(err, errlen, "%s: %s", path, strerror(errno));
-        return -1;
+        return caught(f, err);
     }
     char *file = keep(f, path);
     if (!file) {
@@ -280,7 +291,7 @@ static int load_file(kf_faq_t *f, const char *path, char *err, size_t errlen) {
             set_err(err, errlen, "%s:%d: %s%s%s", path, (int)parser.problem_mark.line + 1,
                     parser.problem ? parser.problem : "malformed YAML", parser.context ? " " : "",
                     parser.context ? parser.context : "");
-            rc = -1;
+            rc = caught(f, err); /* libyaml cannot go on after a syntax error */
             break;
         }
         yaml_node_t *root = yaml_document_get_root_node(&doc);
@@ -291,7 +302,7 @@ static int load_file(kf_faq_t *f, const char *path, char *err, size_t errlen) {
         c.doc = &doc;
         rc = load_root(&c, root);
         yaml_document_delete(&doc);
-        if (rc) break;
+        if (rc && (rc = caught(f, err))) break;
     }
     yaml_parser_delete(&parser);
     fclose(fp);
@@ -336,7 +347,7 @@ static int check_duplicates(kf_faq_t *f, char *err, size_t errlen) {
                                 e->langs[l].question_lines[q], n};
                 if (!k[n].norm) {
                     set_err(err, errlen, "%s:%d: %s", e->file, e->langs[l].question_lines[q], nerr);
-                    rc = -1;
+                    rc = caught(f, err);
                 } else {
                     n++;
                 }
@@ -356,6 +367,16 @@ static int check_duplicates(kf_faq_t *f, char *err, size_t errlen) {
                     first->file, first->line);
             rc = -1;
         }
+        /* Collect mode: every repeat, each named with the first of its run. */
+        for (size_t i = 1, run = 0; f->diag && i < n; i++) {
+            if (strcmp(k[i].lang, k[run].lang) || strcmp(k[i].norm, k[run].norm)) {
+                run = i;
+                continue;
+            }
+            set_err(err, errlen, "%s:%d: the question '%s' is also at %s:%d", k[i].file, k[i].line, k[i].norm,
+                    k[run].file, k[run].line);
+            rc = caught(f, err);
+        }
     }
     for (size_t i = 0; i < n; i++) free(k[i].norm);
     free(k);
@@ -370,12 +391,17 @@ static int yaml_name(const char *s) {
 
 static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
-kf_faq_t *kf_faq_load(const char *botdir, char *err, size_t errlen) {
+/* diag NULL: the first error stops loading; otherwise every error goes to diag. */
+static kf_faq_t *load(const char *botdir, kf_faq_diag_fn diag, void *ud, char *err, size_t errlen) {
     if (!botdir) {
         set_err(err, errlen, "no bot folder");
         return NULL;
     }
     kf_faq_t *f = calloc(1, sizeof *f);
+    if (f) {
+        f->diag = diag;
+        f->diag_ud = ud;
+    }
     char dir[4096];
     if (!f || snprintf(dir, sizeof dir, "%s/faq", botdir) >= (int)sizeof dir) {
         set_err(err, errlen, f ? "%s: path too long" : "out of memory", botdir);
@@ -417,6 +443,15 @@ kf_faq_t *kf_faq_load(const char *botdir, char *err, size_t errlen) {
         kf_faq_free(f);
         return NULL;
     }
+    return f;
+}
+
+kf_faq_t *kf_faq_load(const char *botdir, char *err, size_t errlen) { return load(botdir, NULL, NULL, err, errlen); }
+
+kf_faq_t *kf_faq_load_collect(const char *botdir, kf_faq_diag_fn diag, void *ud) {
+    char err[1024] = "";
+    kf_faq_t *f = load(botdir, diag, ud, err, sizeof err);
+    if (!f && err[0]) diag(ud, err); /* the folder itself could not be read */
     return f;
 }
 
