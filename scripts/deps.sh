@@ -12,7 +12,7 @@ build_pkgs=(
   libyaml-dev libcurl4-openssl-dev libsodium-dev
 )
 test_pkgs=(
-  libcriterion-dev curl prometheus
+  libcriterion-dev curl prometheus chromium
   /usr/bin/python3:python3 python3-pytest python3-requests python3-websocket
 )
 bench_pkgs=(

@@ -1,6 +1,12 @@
 /* static.c — in-memory static files with ETag and Cache-Control (see static.h).
  * Lookup is an exact match against the loaded set, so no request path can
- * reach a file outside the web root. */
+ * reach a file outside the web root.
+ *
+ * Fingerprinting happens here, at load, not in a build step: every
+ * "/static/NAME.EXT" that an HTML file names (double-quoted) is rewritten to
+ * "/static/NAME.<16 hex of its content hash>.EXT", an alias of the same bytes
+ * that is immutable for a year.  The pages themselves revalidate (no-cache +
+ * ETag), so a changed asset is picked up on the next visit after a restart. */
 #define _XOPEN_SOURCE 700
 #include "http/static.h"
 
@@ -9,6 +15,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "util/buf.h"
 
 #define MAX_FILE (16u << 20)
 
@@ -52,6 +60,12 @@ static int immutable(const char *rel) {
     return 0;
 }
 
+static void set_etag(file_t *fl) {
+    uint64_t h = 1469598103934665603ull;
+    for (size_t i = 0; i < fl->len; i++) h = (h ^ (unsigned char)fl->data[i]) * 1099511628211ull;
+    snprintf(fl->etag, sizeof fl->etag, "\"%016llx\"", (unsigned long long)h);
+}
+
 static int add_file(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
     (void)ftw;
     if (flag != FTW_F || st->st_size > MAX_FILE) return 0;
@@ -71,13 +85,78 @@ static int add_file(const char *path, const struct stat *st, int flag, struct FT
     }
     fclose(f);
     fl->rel = strdup(path + root_len + 1);
-    uint64_t h = 1469598103934665603ull;
-    for (size_t i = 0; i < fl->len; i++) h = (h ^ (unsigned char)fl->data[i]) * 1099511628211ull;
-    snprintf(fl->etag, sizeof fl->etag, "\"%016llx\"", (unsigned long long)h);
+    set_etag(fl);
     fl->ctype = content_type(fl->rel);
     fl->cache = immutable(fl->rel) ? "public, max-age=31536000, immutable" : "no-cache";
     nfiles++;
     return 0;
+}
+
+static int is_page(const char *rel) {
+    size_t l = strlen(rel);
+    return l > 5 && strcmp(rel + l - 5, ".html") == 0;
+}
+
+static long find_index(const char *rel, size_t len) {
+    for (size_t i = 0; i < nfiles; i++)
+        if (strlen(files[i].rel) == len && memcmp(files[i].rel, rel, len) == 0) return (long)i;
+    return -1;
+}
+
+/* The immutable alias "dir/name.<hash>.ext" of files[i], added once; NULL when
+ * the name has no extension to put the hash before. */
+static const char *alias_of(size_t i) {
+    const char *rel = files[i].rel, *slash = strrchr(rel, '/');
+    const char *dot = strrchr(slash ? slash + 1 : rel, '.');
+    if (!dot || dot == (slash ? slash + 1 : rel)) return NULL;
+    char name[1024];
+    int n = snprintf(name, sizeof name, "%.*s.%.16s%s", (int)(dot - rel), rel, files[i].etag + 1, dot);
+    if (n < 0 || (size_t)n >= sizeof name) return NULL;
+    long j = find_index(name, (size_t)n);
+    if (j >= 0) return files[j].rel;
+    if (nfiles == capfiles) {
+        capfiles *= 2;
+        files = realloc(files, capfiles * sizeof *files);
+    }
+    file_t *a = &files[nfiles];
+    *a = files[i]; /* the same bytes, ETag and type; never freed, so sharing is safe */
+    a->rel = strdup(name);
+    a->cache = "public, max-age=31536000, immutable";
+    nfiles++;
+    return a->rel;
+}
+
+static void fingerprint_page(size_t i) {
+    static const char pre[] = "\"/static/";
+    const char *p = files[i].data, *end = p + files[i].len;
+    kf_buf_t b;
+    kf_buf_init(&b);
+    int changed = 0;
+    for (;;) {
+        const char *q = memmem(p, (size_t)(end - p), pre, sizeof pre - 1);
+        const char *s = q ? q + sizeof pre - 1 : NULL;
+        const char *e = s ? memchr(s, '"', (size_t)(end - s)) : NULL;
+        if (!e) break;
+        kf_buf_append(&b, p, (size_t)(s - p));
+        long j = find_index(s, (size_t)(e - s));
+        const char *alias = j >= 0 && !immutable(files[j].rel) && !is_page(files[j].rel) ? alias_of((size_t)j) : NULL;
+        if (alias) {
+            kf_buf_puts(&b, alias);
+            changed = 1;
+        } else {
+            kf_buf_append(&b, s, (size_t)(e - s));
+        }
+        p = e;
+    }
+    kf_buf_append(&b, p, (size_t)(end - p));
+    if (changed && !b.oom) {
+        free(files[i].data);
+        files[i].data = b.data;
+        files[i].len = b.len;
+        set_etag(&files[i]);
+    } else {
+        kf_buf_free(&b);
+    }
 }
 
 int kf_static_load(const char *root, char *err, size_t errlen) {
@@ -92,15 +171,16 @@ int kf_static_load(const char *root, char *err, size_t errlen) {
         snprintf(err, errlen, "cannot read web root %s", root);
         return -1;
     }
+    for (size_t i = 0, n = nfiles; i < n; i++)
+        if (is_page(files[i].rel)) fingerprint_page(i);
     return (int)nfiles;
 }
 
 size_t kf_static_count(void) { return nfiles; }
 
 static const file_t *find(const char *rel, size_t len) {
-    for (size_t i = 0; i < nfiles; i++)
-        if (strlen(files[i].rel) == len && memcmp(files[i].rel, rel, len) == 0) return &files[i];
-    return NULL;
+    long i = find_index(rel, len);
+    return i >= 0 ? &files[i] : NULL;
 }
 
 void kf_static_send(kf_req_t *r, const char *rel, size_t rel_len) {

@@ -2,7 +2,9 @@
  *
  * Files are read once at start-up; each answer carries a strong ETag and a
  * Cache-Control chosen by name: vendored or fingerprinted assets are
- * immutable for a year, pages revalidate every time. */
+ * immutable for a year, pages revalidate every time.  A page's double-quoted
+ * "/static/NAME.EXT" references are rewritten at load to fingerprinted
+ * aliases "/static/NAME.<hash>.EXT" of the same bytes (see static.c). */
 #ifndef KF_HTTP_STATIC_H
 #define KF_HTTP_STATIC_H
 
