@@ -107,7 +107,7 @@ static int submit(kf_conv_t *c, kf_conv_job_t *job) {
 
 /* ---- messages ----------------------------------------------------------- */
 
-static int valid_client_id(const char *s) {
+int kf_conv_valid_client_id(const char *s) {
     size_t n = strlen(s);
     if (n < 1 || n > KF_CONV_MAX_CLIENT_ID) return 0;
     for (size_t i = 0; i < n; i++) {
@@ -139,7 +139,7 @@ int kf_conv_message(kf_conv_t *c, const char *conv_id, const char *text, size_t 
     if (!c || !fn || !loop || !text || !kf_history_valid_id(conv_id)) return KF_CONV_INVALID;
     long cps = utf8_count(text, len);
     if (cps < 1 || cps > KF_CONV_MAX_TEXT) return KF_CONV_INVALID;
-    if (client_msg_id && !valid_client_id(client_msg_id)) return KF_CONV_INVALID;
+    if (client_msg_id && !kf_conv_valid_client_id(client_msg_id)) return KF_CONV_INVALID;
     if (atomic_load(&c->stopping)) return KF_CONV_SHUTDOWN;
     kf_conv_job_t *job = job_new(c, KF_CONV_JOB_MESSAGE, conv_id, loop, fn, ud);
     if (!job || !(job->text = malloc(len + 1)) || (client_msg_id && !(job->client_msg_id = strdup(client_msg_id)))) {

@@ -112,6 +112,9 @@ int kf_conv_create(kf_conv_t *c, const kf_history_profile_t *profile, kf_loop_t 
 int kf_conv_message(kf_conv_t *c, const char *conv_id, const char *text, size_t len, const char *client_msg_id,
                     kf_loop_t *loop, kf_conv_done_fn fn, void *ud);
 
+/* 1 when s is a well-formed client_msg_id: 1..KF_CONV_MAX_CLIENT_ID of [A-Za-z0-9._:-]. */
+int kf_conv_valid_client_id(const char *s);
+
 /* Ends the conversation (status CLOSED); csat 0 = none, 1..5 otherwise.
  * Closing an ended conversation only records the rating. */
 int kf_conv_close(kf_conv_t *c, const char *conv_id, int csat, const char *comment, kf_loop_t *loop,

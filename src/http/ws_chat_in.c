@@ -72,18 +72,6 @@ static size_t code_points(const char *s) {
     return n;
 }
 
-static int valid_client_msg_id(const char *s) {
-    size_t n = strlen(s);
-    if (n < 1 || n > KF_CONV_MAX_CLIENT_ID) return 0;
-    for (size_t i = 0; i < n; i++) {
-        char ch = s[i];
-        int ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '.' ||
-                 ch == '_' || ch == ':' || ch == '-';
-        if (!ok) return 0;
-    }
-    return 1;
-}
-
 /* A JSON number that is an integer within [lo, hi]. */
 static int json_int(const cJSON *j, double lo, double hi, int64_t *out) {
     if (!cJSON_IsNumber(j)) return 0;
@@ -265,7 +253,7 @@ static int refuse_now(kf_wschat_conn_t *c, const char *cmid, int allow_ended) {
 static void on_message(kf_wschat_conn_t *c, const cJSON *frame) {
     const cJSON *id = cJSON_GetObjectItemCaseSensitive(frame, "client_msg_id");
     const cJSON *text = cJSON_GetObjectItemCaseSensitive(frame, "text");
-    if (!cJSON_IsString(id) || !valid_client_msg_id(id->valuestring)) {
+    if (!cJSON_IsString(id) || !kf_conv_valid_client_id(id->valuestring)) {
         kf_wschat_send_error(c, "invalid", "client_msg_id: 1 to 64 characters of [A-Za-z0-9._:-]", NULL);
         return;
     }
