@@ -11,6 +11,9 @@
 
 static char *admin_token;
 static size_t admin_token_len;
+static kf_http_auth_agent_fn agent_check;
+
+void kf_http_auth_set_agent_check(kf_http_auth_agent_fn fn) { agent_check = fn; }
 
 int kf_http_auth_set_admin_token(const char *token) {
     free(admin_token);
@@ -48,9 +51,13 @@ static int bearer_matches(h2o_req_t *req) {
     return sodium_memcmp(v.base + sl, admin_token, admin_token_len) == 0;
 }
 
+int kf_http_auth_is_admin_bearer(kf_req_t *r) { return admin_token && bearer_matches(r->h2o); }
+
 int kf_http_auth_admin(kf_req_t *r) {
+    if (admin_token && bearer_matches(r->h2o)) return 1;
+    int verdict = agent_check ? agent_check(r) : -1;
+    if (verdict >= 0) return verdict;
     if (admin_token) {
-        if (bearer_matches(r->h2o)) return 1;
         kf_http_add_header(r, "www-authenticate", "Bearer");
         kf_http_send_error(r, 401, "Unauthorized: this admin route needs 'Authorization: Bearer <admin token>'");
         return 0;
