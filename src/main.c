@@ -17,6 +17,7 @@ static const struct {
     {"predict", kf_cli_predict, "classify texts from the command line or stdin"},
     {"check", kf_cli_check, "report every problem of a bot folder as file:line"},
     {"chat", kf_cli_chat, "talk to a bot in the terminal (a server's REST API, or in-process)"},
+    {"agent", kf_cli_agent, "add, list or disable human agent accounts (agents.db in the data dir)"},
 };
 
 static void usage(FILE *f) {

@@ -121,9 +121,11 @@ static int load_bot_yml(ctx_t *c, yaml_node_t *root) {
             }
         } else if (!strcmp(key, "webhooks")) {
             if (load_webhooks(c, v)) return -1;
+        } else if (!strcmp(key, "routing")) { /* its contents: router/config.c (kf_routing_config_load) */
+            if (kf_boty_want(c, v, YAML_MAPPING_NODE, "routing")) return -1;
         } else {
             return kf_boty_fail(c, k, "unknown key '%s' in bot.yml (name, description, languages, default_language, "
-                              "thresholds, skills, webhooks)", key);
+                              "thresholds, skills, webhooks, routing)", key);
         }
     }
     if (!b->name) return kf_boty_fail(c, root, "bot.yml has no 'name'");
@@ -457,6 +459,14 @@ size_t kf_bot_n_examples(const kf_bot_t *b, const char *intent, const char *lang
         if (!b->ex[i].repeat && (!lang || !strcmp(b->ex[i].lang, lang))) n++;
     return n;
 }
+
+/* Agent accounts name their skills; they must be ones this bot declares. */
+int kf_bot_has_skill(const kf_bot_t *b, const char *skill) {
+    return skill && kf_boty_in_list(b->skills, b->n_skills, skill);
+}
+
+size_t kf_bot_n_skills(const kf_bot_t *b) { return b->n_skills; }
+const char *kf_bot_skill_at(const kf_bot_t *b, size_t i) { return i < b->n_skills ? b->skills[i] : NULL; }
 
 const char *kf_bot_skill(const kf_bot_t *b, const char *intent) {
     const intent_t *in = intent ? find_intent(b, intent) : NULL;

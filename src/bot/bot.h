@@ -63,6 +63,10 @@ size_t kf_bot_n_examples(const kf_bot_t *bot, const char *intent, const char *la
 /* The agent skill INTENT hands off to ("cards", "loans", "payments", "accounts",
  * "complaints", "general"); NULL for an unknown intent. */
 const char *kf_bot_skill(const kf_bot_t *bot, const char *intent);
+/* 1 when SKILL is one of bot.yml's `skills:` (or the defaults). */
+int kf_bot_has_skill(const kf_bot_t *bot, const char *skill);
+size_t kf_bot_n_skills(const kf_bot_t *bot);
+const char *kf_bot_skill_at(const kf_bot_t *bot, size_t i); /* in bot.yml order; NULL past the end */
 /* The response of INTENT in LANG; when LANG has none, the default language's;
  * NULL when neither exists. */
 const kf_bot_response_t *kf_bot_response(const kf_bot_t *bot, const char *intent, const char *lang);

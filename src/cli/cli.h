@@ -9,5 +9,6 @@ int kf_cli_eval(int argc, char **argv);
 int kf_cli_predict(int argc, char **argv);
 int kf_cli_check(int argc, char **argv);
 int kf_cli_chat(int argc, char **argv);
+int kf_cli_agent(int argc, char **argv);
 
 #endif

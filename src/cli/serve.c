@@ -16,6 +16,7 @@
 #include "cli/cli.h"
 #include "cli/opts.h"
 #include "cli/serve_app.h"
+#include "cli/serve_routing.h"
 #include "engine/intent.h"
 #include "http/auth.h"
 #include "http/routes_intent.h"
@@ -60,7 +61,8 @@ int kf_cli_serve(int argc, char **argv) {
     kf_http_config_t cfg = {.host = "0.0.0.0", .port = 8000, .threads = cores > 0 ? (int)cores : 1, .max_body = 64 * 1024,
                             .max_header = 16 * 1024, .max_connections = 10000, .idle_timeout_s = 30, .drain_timeout_s = 10};
     const char *model = NULL, *web_root = NULL, *level = "info", *admin_token = NULL;
-    kf_serve_app_config_t acfg = {.data_dir = "data", .session_ttl_s = 300, .session_max = 1000};
+    kf_serve_app_config_t acfg = {.data_dir = "data", .session_ttl_s = 300, .session_max = 1000,
+                                  .agent_token_ttl_s = 12 * 3600, .agent_heartbeat_s = 60};
     kf_routes_intent_config_t icfg = {.job_capacity = 10000, .job_workers = 2, .job_ttl_s = 3600, .max_results = 100000};
     kf_webhook_config_t wcfg = {.timeout_ms = 5000, .max_attempts = 4, .backoff_ms = 500};
     const kf_opt_t opts[] = {
@@ -80,9 +82,11 @@ int kf_cli_serve(int argc, char **argv) {
         {"job-workers", "KEFU_JOB_WORKERS", KF_OPT_INT, &icfg.job_workers, "background job worker threads (default 2)", 1, 256, NULL},
         {"admin-token", "KEFU_ADMIN_TOKEN", KF_OPT_STR, &admin_token, "bearer token for /v1/admin/* (default: none, loopback clients only)", 0, 0, NULL},
         {"bot", "KEFU_BOT", KF_OPT_STR, &acfg.bot_dir, "bot folder (default: bots/demo here, else the checkout's beside the binary)", 0, 0, NULL},
-        {"data-dir", "KEFU_DATA_DIR", KF_OPT_STR, &acfg.data_dir, "folder of history.db, created when missing (default ./data)", 0, 0, NULL},
+        {"data-dir", "KEFU_DATA_DIR", KF_OPT_STR, &acfg.data_dir, "folder of history.db and agents.db, created when missing (default ./data)", 0, 0, NULL},
         {"session-ttl", "KEFU_SESSION_TTL", KF_OPT_INT, &acfg.session_ttl_s, "idle seconds before a conversation expires (default 300)", 1, 86400 * 30, NULL},
         {"session-max", "KEFU_SESSION_MAX", KF_OPT_SIZE, &acfg.session_max, "live conversations at most, least recently used expire first (default 1000)", 1, 1 << 24, NULL},
+        {"agent-token-ttl", "KEFU_AGENT_TOKEN_TTL", KF_OPT_INT, &acfg.agent_token_ttl_s, "seconds an agent login lasts (default 43200 = 12 h)", 1, 86400 * 30, NULL},
+        {"agent-heartbeat-timeout", "KEFU_AGENT_HEARTBEAT_TIMEOUT", KF_OPT_INT, &acfg.agent_heartbeat_s, "seconds without a heartbeat before an agent reads offline (default 60)", 1, 86400, NULL},
         {"webhook-override", "KEFU_WEBHOOK_OVERRIDE", KF_OPT_STR, &acfg.webhook_override, "send every bot webhook to this URL instead of bot.yml's (staging, tests)", 0, 0, NULL},
         {"log-level", "KEFU_LOG_LEVEL", KF_OPT_CHOICE, &level, "debug|info|warn|error (default info; info logs every request)", 0, 0, levels},
     };
@@ -127,6 +131,11 @@ int kf_cli_serve(int argc, char **argv) {
         fprintf(stderr, "kefu: serve: %s\n", err);
         return 1;
     }
+    kf_routing_t *routing = app.bot ? kf_serve_routing_start(app.bot, acfg.bot_dir, err, sizeof err) : NULL;
+    if (app.bot && !routing) {
+        fprintf(stderr, "kefu: serve: %s\n", err);
+        return 1;
+    }
     if ((app.conv && kf_routes_ws_register(app.conv, NULL) < 0) || kf_ops_build_openapi() < 0) {
         fprintf(stderr, "kefu: serve: start-up failed\n");
         return 1;
@@ -137,6 +146,7 @@ int kf_cli_serve(int argc, char **argv) {
            web_root ? web_root : "", "static_files", 'i', (long long)kf_static_count(), NULL);
     int rc = kf_http_serve(&cfg);
     kf_serve_app_stop(&app);
+    kf_routing_free(routing);
     free(own_web);
     free(own_bot);
     return rc;

@@ -1,7 +1,9 @@
 /* serve_app.c — wiring of the conversation engine for `kefu serve` (see
  * serve_app.h): the bot folder and its FAQ, SQLite history in the data dir,
  * the in-process session store whose expiry ends conversations, the engine,
- * the REST routes, a readiness check and conversation metrics. */
+ * the REST routes, a readiness check and conversation metrics; agent
+ * accounts (agents.db in the data dir) and their sessions and routes, which
+ * run with or without a bot. */
 #include "cli/serve_app.h"
 
 #include <errno.h>
@@ -10,6 +12,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "http/routes_agents.h"
 #include "http/routes_conv.h"
 #include "http/routes_ops.h"
 #include "obs/log.h"
@@ -77,13 +80,36 @@ static int open_stores(const kf_serve_app_config_t *cfg, kf_serve_app_t *app, ch
     return 0;
 }
 
+/* Agent accounts, sessions and their routes; skills are checked against the bot when there is one. */
+static int start_agents(const kf_serve_app_config_t *cfg, kf_serve_app_t *app, char *err, size_t errlen) {
+    char path[4096], e[400];
+    if (make_dir(cfg->data_dir, err, errlen) < 0) return -1;
+    snprintf(path, sizeof path, "%s/agents.db", cfg->data_dir);
+    if (!(app->agents = kf_agents_sqlite_open(path, e, sizeof e))) {
+        snprintf(err, errlen, "agents %s: %s", path, e);
+        return -1;
+    }
+    kf_agent_auth_config_t ac = {.store = app->agents, .token_ttl_ms = (int64_t)cfg->agent_token_ttl_s * 1000,
+                                 .heartbeat_timeout_ms = (int64_t)cfg->agent_heartbeat_s * 1000};
+    if (!(app->agent_auth = kf_agent_auth_new(&ac, e, sizeof e))) {
+        snprintf(err, errlen, "agent sessions: %s", e);
+        return -1;
+    }
+    kf_routes_agents_config_t rc = {.auth = app->agent_auth, .bot = app->bot};
+    if (kf_routes_agents_register(&rc) < 0) {
+        snprintf(err, errlen, "agent routes failed to register");
+        return -1;
+    }
+    return 0;
+}
+
 int kf_serve_app_start(const kf_serve_app_config_t *cfg, kf_serve_app_t *app, char *err, size_t errlen) {
     char e[600];
     memset(app, 0, sizeof *app);
     if (!cfg->bot_dir) { /* the server still classifies intents; it is not ready for conversations */
         kf_log(KF_LOG_WARN, "no bot folder: conversations are off and /ready reports not ready", NULL);
         kf_ops_add_ready_check("conversations", conv_ready, app);
-        return 0;
+        return start_agents(cfg, app, err, errlen);
     }
     if (!(app->bot = kf_bot_load(cfg->bot_dir, e, sizeof e))) {
         snprintf(err, errlen, "bot %s: %s", cfg->bot_dir, e);
@@ -105,6 +131,7 @@ int kf_serve_app_start(const kf_serve_app_config_t *cfg, kf_serve_app_t *app, ch
         snprintf(err, errlen, "conversation routes failed to register");
         return -1;
     }
+    if (start_agents(cfg, app, err, errlen) < 0) return -1;
     kf_ops_add_ready_check("conversations", conv_ready, app);
     kf_history_register_metrics(app->history);
     kf_session_register_metrics(app->sessions);
@@ -122,6 +149,8 @@ void kf_serve_app_stop(kf_serve_app_t *app) {
     /* Commits whatever is still queued (expiry records included). */
     kf_history_destroy(app->history);
     kf_session_destroy(app->sessions);
+    kf_agent_auth_free(app->agent_auth); /* before its store: the hash workers read it */
+    kf_agents_destroy(app->agents);
     kf_kb_free(app->kb);
     kf_bot_free(app->bot);
     memset(app, 0, sizeof *app);

@@ -1,5 +1,5 @@
 /* serve_app.h — the conversation side of `kefu serve`: bot, knowledge base,
- * history (SQLite in the data dir), session store, the conversation engine
+ * history (SQLite in the data dir), session store, agent accounts and sessions, the conversation engine
  * and its REST routes, its readiness check and metrics.  serve.c parses the
  * flags and calls this before the server starts. */
 #ifndef KF_CLI_SERVE_APP_H
@@ -7,6 +7,7 @@
 
 #include <stddef.h>
 
+#include "engine/agents_auth.h"
 #include "engine/conv.h"
 #include "kb/kb.h"
 
@@ -16,6 +17,8 @@ typedef struct {
     const char *webhook_override; /* NULL, or the URL every flow webhook goes to */
     int session_ttl_s;            /* idle seconds before a conversation expires */
     size_t session_max;           /* live conversations at most (LRU beyond) */
+    int agent_token_ttl_s;        /* agent session lifetime; 0 = 12 h */
+    int agent_heartbeat_s;        /* an agent not heard from this long reads offline; 0 = 60 */
 } kf_serve_app_config_t;
 
 typedef struct {
@@ -24,6 +27,8 @@ typedef struct {
     kf_history_t *history;
     kf_session_store_t *sessions;
     kf_conv_t *conv;              /* the engine the channels (REST, WebSocket) share */
+    kf_agents_t *agents;          /* agent accounts: agents.db in the data dir */
+    kf_agent_auth_t *agent_auth;  /* agent sessions and presence */
 } kf_serve_app_t;
 
 /* Loads and starts everything and registers the routes.  Returns 0, or -1

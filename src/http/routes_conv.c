@@ -6,7 +6,8 @@
  * If the client goes away first, h2o disposes the request; a shared pool
  * object tells the completion so (pending_t), and the completion then only
  * lets go.  Reads (messages, list) are synchronous history reads: indexed
- * and cheap. */
+ * and cheap.  Reading a transcript with an agent token (http/agent_auth.h)
+ * needs the conversation to be assigned to that agent, or an admin. */
 #include "http/routes_conv.h"
 
 #include <stdio.h>
@@ -14,6 +15,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "http/agent_auth.h"
 #include "http/request.h"
 #include "http/router.h"
 #include "http/schema.h"
@@ -137,6 +139,8 @@ static const kf_response_t message_res[] = {
     {503, "Too many messages waiting in this conversation, or storage busy (see Retry-After)", &s_error, NULL},
     {0}};
 static const kf_response_t fetch_res[] = {{200, "Messages in seq order", &s_transcript, NULL},
+                                          {401, "An agent token that is missing its session (expired, forged, ended)", &s_error, NULL},
+                                          {403, "An agent token, and the conversation is not assigned to that agent (admins may read all)", &s_error, NULL},
                                           {404, "No such conversation", &s_error, NULL}, {0}};
 static const kf_response_t close_res[] = {
     {200, "Ended (an ended conversation only records the rating)", &s_closed, NULL},
@@ -342,6 +346,19 @@ static int64_t param_int(const kf_req_t *r, const char *name, int64_t dflt) {
 
 static cJSON *nullable_str(const char *s) { return s ? cJSON_CreateString(s) : cJSON_CreateNull(); }
 
+/* A request with an agent credential reads as that agent: it must be live,
+ * and the conversation assigned to it unless it is an admin.  Customers
+ * (no agent credential) keep reading by conversation id.  1 = proceed. */
+static int agent_may_read(kf_req_t *r, const kf_history_conv_t *hc) {
+    h2o_iovec_t tok;
+    kf_agent_t a;
+    if (!kf_agent_auth_http() || !kf_agent_auth_token_of(r, &tok)) return 1;
+    if (!kf_agent_auth_require(r, KF_AGENT_ROLE_AGENT, &a)) return 0;
+    if (a.role == KF_AGENT_ROLE_ADMIN || (hc->agent_id && !strcmp(hc->agent_id, a.id))) return 1;
+    kf_http_send_error(r, 403, "Forbidden: this conversation is not assigned to you");
+    return 0;
+}
+
 static void fetch(kf_req_t *r) {
     char id[KF_HISTORY_ID_LEN + 1], err[200];
     path_id(r, id);
@@ -350,6 +367,10 @@ static void fetch(kf_req_t *r) {
     int rc = kf_history_get(h, id, &hc, err, sizeof err);
     if (rc == KF_HISTORY_NOTFOUND) {
         kf_http_send_error(r, 404, "Not Found: no such conversation");
+        return;
+    }
+    if (rc == KF_HISTORY_OK && !agent_may_read(r, &hc)) {
+        kf_history_conv_free(&hc);
         return;
     }
     kf_history_msgs_t ms = {0};
