@@ -7,6 +7,7 @@
  * in a signal handler, and reach the workers through their loops' queues. */
 #include "http/server.h"
 #include "http/request.h"
+#include "http/ws.h"
 
 #include <errno.h>
 #include <netdb.h>
@@ -219,6 +220,7 @@ static long open_conns(struct kf_http_thread *t) {
 static void turn(struct kf_http_thread *t, int32_t max_wait_ms) {
     kf_loop_run_once(t->loop, max_wait_ms);
     kf_http_flush_writes();
+    kf_ws_end_turn();
 }
 
 static void *thread_main(void *arg) {
@@ -242,6 +244,7 @@ static void *thread_main(void *arg) {
     t->gauge_timer.data = t;
     kf_timer_start(t->loop, &t->gauge_timer, 1000, on_gauge_timer);
     kf_http_coalesce_writes(1);
+    kf_ws_cork_turns(1);
     while (!t->draining) turn(t, 1000);
     while (open_conns(t) > 0 && kf_loop_now_ms() < atomic_load(&S.drain_deadline_ms)) {
         close_idle_http1(t);

@@ -103,10 +103,17 @@ sqlite3 *kf_history_sqlite_connect(const kf_history_sqlite_t *s, int writer, cha
         return NULL;
     }
     sqlite3_busy_timeout(db, s->cfg.busy_timeout_ms);
-    char sql[160];
+    /* The writer checkpoints every 16,384 pages (64 MiB of WAL) instead of
+     * SQLite's 1,000: a checkpoint runs inside a commit, and every reply
+     * waiting on that commit waits for it too.  With 1,000 conversations
+     * touching different pages, 1,000 pages came every ~80 messages
+     * (bench/wsload: 85 -> 71 µs of server CPU per message with this and the
+     * 32 MiB cache). */
+    char sql[256];
     snprintf(sql, sizeof sql, "PRAGMA synchronous=%s; PRAGMA foreign_keys=OFF;%s",
              s->cfg.sync_full ? "FULL" : "NORMAL",
-             writer ? " PRAGMA journal_size_limit=67108864;" : " PRAGMA query_only=1;");
+             writer ? " PRAGMA journal_size_limit=67108864; PRAGMA wal_autocheckpoint=16384; PRAGMA cache_size=-32768;"
+                    : " PRAGMA query_only=1;");
     char *msg = NULL;
     if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK) {
         snprintf(err, errlen, "history: cannot configure %s: %s", s->path, msg ? msg : sqlite3_errmsg(db));
