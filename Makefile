@@ -24,7 +24,7 @@ BIN      := $(BUILD)/kefu
 MODEL    := $(BUILD)/demo.model
 PYTEST    = /usr/bin/python3 -m pytest -q -p no:cacheprovider
 
-.PHONY: all deps run test unit asan integration bench clean model web
+.PHONY: all deps run test unit asan integration bench clean model web wsload routing-bench
 all: deps kefu $(MODEL) web
 
 deps:
@@ -78,7 +78,21 @@ test:
 	@$(MAKE) --no-print-directory asan
 	@$(MAKE) --no-print-directory integration
 
-bench: all
+# The WebSocket chat load generator of bench/run.sh (d): one C file, not part of libkefu.
+$(BUILD)/wsload: bench/wsload/wsload.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=c11 -D_GNU_SOURCE $(OPT) -g -Wall -Wextra -Werror -o $@ $< $(shell pkg-config --libs libcrypto)
+
+wsload: $(BUILD)/wsload
+
+# The routing engine's benchmark (bench/run.sh, BENCH_ONLY=routing): decisions/s, p50/p99.
+$(BUILD)/routing_bench: bench/routing/routing_bench.c $(BUILD)/libkefu.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libkefu.a $(LDFLAGS) $(LDLIBS)
+
+routing-bench: $(BUILD)/routing_bench
+
+bench: all wsload routing-bench
 	@scripts/deps.sh bench
 	bench/run.sh
 

@@ -7,6 +7,16 @@
 #   (a) GET /health          nginx · kefu · FastAPI peer
 #   (b) POST intent          nginx fixed JSON · kefu /v1/intent · peer /intent, real query texts
 #   (c) classifier latency   `kefu eval --json` (latency_us_p50 / latency_us_p99 per query)
+#   (d) WebSocket chat       bench/wsload (make wsload) on /v1/ws, SQLite history on, a fresh
+#       kefu per run: 1,000 connections closed-loop (most msg/s) and paced at 20,000 msg/s
+#       (latency at the target rate), kefu --threads 1 on the server core with wsload on the
+#       client core, then kefu --threads 2 with everything unpinned (the whole 2-core machine,
+#       shared with wsload); kefu's RSS before/after 10,000 idle WebSockets, with and without
+#       hello.
+#   (e) routing engine     bench/routing (make routing-bench), in-process: 500 agents, 10,000
+#       waiting conversations; release+enqueue+assign+accept cycles, pure and live decisions/s
+#       with p50/p99; pinned to the server core.  BENCH_ONLY=routing runs only (e) (report in
+#       bench/results/routing-latest.md); BENCH_ROUTING_OPS (200000) operations per measure.
 # Training data: ../shared/data/banking77/train.csv when present (BENCH_DATA overrides), else
 # the demo bot's phrases.  kefu and the peer are trained on the same rows.
 # The table goes to stdout and bench/results/latest.md.
@@ -14,6 +24,9 @@
 # Environment: BENCH_QUICK=1 (2 s runs), BENCH_DURATION (s, default 10), BENCH_CONNECTIONS
 # (default 64), BENCH_DATA (CSV), KEFU_BIN (default build/kefu), BENCH_KEEP=1 (keep the temp
 # dir), WRK_STATUS_HOOK=1 (count non-2xx in Lua too; slows wrk, see bench/wrk/bench.lua).
+# (d): WSLOAD_BIN (default: wsload beside KEFU_BIN), BENCH_WS_CONNECTIONS (1000), BENCH_WS_RATE
+# (msg/s of the paced runs, 20000), BENCH_WS_IDLE (10000), BENCH_ONLY=ws (only (d); its report
+# goes to bench/results/ws-latest.md and latest.md is left alone).
 # Exit status: 0 when every target ran cleanly, 1 when one could not run or had errors.
 set -euo pipefail
 
@@ -21,6 +34,12 @@ cd "$(dirname "$0")/.."
 ROOT=$PWD
 PY=/usr/bin/python3
 KEFU=${KEFU_BIN:-$ROOT/build/kefu}
+WSLOAD=${WSLOAD_BIN:-$(dirname "$KEFU")/wsload}
+WS_CONNS=${BENCH_WS_CONNECTIONS:-1000}
+WS_RATE=${BENCH_WS_RATE:-20000}
+WS_IDLE=${BENCH_WS_IDLE:-10000}
+# 10,000 idle WebSockets need as many descriptors in kefu, and in wsload.
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 DUR=${BENCH_DURATION:-10}
 WARM=1
 RETRIES=${BENCH_RETRIES:-1}
@@ -35,6 +54,39 @@ B77=$(readlink -m "${BENCH_DATA:-$ROOT/../shared/data/banking77/train.csv}")
 
 say() { printf '%s\n' "$*" >&2; }
 die() { say "bench: $*"; exit 1; }
+
+# ---------------------------------------------------------------- (e) routing engine
+ROUTING_BIN=${ROUTING_BENCH_BIN:-$(dirname "$KEFU")/routing_bench}
+ROUTING_FAILED=0
+# routing_section: one run of bench/routing/routing_bench.c → ROUTING_REPORT (one line per measure).
+routing_section() {
+  local out pin=""
+  command -v taskset >/dev/null 2>&1 && pin="taskset -c $SCPU"
+  if [ ! -x "$ROUTING_BIN" ]; then
+    ROUTING_REPORT="Routing engine (e): not run, $ROUTING_BIN is missing (make routing-bench)."
+    ROUTING_FAILED=1
+    return
+  fi
+  if ! out=$($pin "$ROUTING_BIN" "${BENCH_ROUTING_OPS:-200000}" 2>&1); then
+    ROUTING_REPORT="Routing engine (e): failed: $out"
+    ROUTING_FAILED=1
+    return
+  fi
+  ROUTING_REPORT="Routing engine (e), in-process, one thread${pin:+ on core $SCPU} (\`${pin:+$pin }$ROUTING_BIN ${BENCH_ROUTING_OPS:-200000}\`):
+\`\`\`
+$out
+\`\`\`"
+}
+
+if [ "${BENCH_ONLY:-}" = routing ]; then
+  routing_section
+  mkdir -p "$RESULTS"
+  printf '# kefu benchmark, routing part only (BENCH_ONLY=routing) — %s\n\nMachine: %s cores, %s.\n\n%s\n' \
+    "$(date -u '+%Y-%m-%d %H:%M UTC')" "$(nproc)" "$(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //')" \
+    "$ROUTING_REPORT" | tee "$RESULTS/routing-latest.md"
+  say "bench: written to bench/results/routing-latest.md"
+  exit $ROUTING_FAILED
+fi
 
 # ---------------------------------------------------------------- tools, temp dir, clean-up
 for t in nginx wrk taskset curl; do
@@ -103,6 +155,204 @@ if [ ! -x "$KEFU" ]; then
 elif ! "$KEFU" --version >/dev/null 2>&1; then
   KEFU_OK=0 KEFU_WHY="$KEFU does not run ($KEFU --version failed)"
 fi
+
+# ---------------------------------------------------------------- (d) WebSocket chat
+WS_ROWS=()     # "run|kefu|conns|rate|msgs_per_s|p50_us|p99_us|max_us|errors|cpu_us_per_msg|cpu_pct" or "run|-|why"
+WS_MEM=()      # "label|rss0_kib|rss1_kib|ready|kib_per_conn" or "label|-|why"
+WS_CMDS=()
+WS_WHY=
+WS_FAILED=0
+WS_REPORT=
+
+free_port() {
+  "$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
+
+# ws_kefu NAME THREADS CPUS: a kefu of its own with a fresh --data-dir (SQLite history on) →
+# WSK_PID, WSK_PORT, WSK_CMD; CPUS empty = unpinned.
+ws_kefu() {
+  local dir=$TMP/ws-$1
+  mkdir -p "$dir"
+  WSK_PORT=$(free_port)
+  # --session-max: every connection that said hello holds a live conversation; with the
+  # default 1,000 the oldest would expire (their sockets get "ended") in the idle test.
+  WSK_CMD="${3:+taskset -c $3 }$KEFU serve --host 127.0.0.1 --port $WSK_PORT --threads $2 --model $WS_MODEL --bot $ROOT/bots/demo --data-dir $dir/data --max-connections $((WS_IDLE + WS_CONNS + 100)) --session-max $((WS_IDLE + WS_CONNS + 100)) --log-level warn"
+  $WSK_CMD >"$dir/kefu.log" 2>&1 &
+  WSK_PID=$!
+  PIDS+=("$WSK_PID")
+  wait_http "http://127.0.0.1:$WSK_PORT/health" "$WSK_PID" 15
+}
+ws_kefu_stop() {
+  local i
+  kill -TERM "$WSK_PID" 2>/dev/null || true
+  for ((i = 0; i < 100; i++)); do kill -0 "$WSK_PID" 2>/dev/null || break; sleep 0.1; done
+  kill -KILL "$WSK_PID" 2>/dev/null || true
+  wait "$WSK_PID" 2>/dev/null || true
+}
+
+# ws_load RUN KEFU_DESC CLIENT_CPUS [RATE]: one wsload run against the running ws_kefu.
+ws_load() {
+  local run=$1 kdesc=$2 ccpus=$3 rate=${4:-} out=$TMP/wsload-${1//[ ,]/_}.json t0 t1 cmd line
+  cmd="${ccpus:+taskset -c $ccpus }$WSLOAD --url ws://127.0.0.1:$WSK_PORT/v1/ws --connections $WS_CONNS --duration $DUR --warmup 2 --texts $ROOT/bench/wsload/texts.txt${rate:+ --rate $rate}"
+  WS_CMDS+=("$cmd")
+  say "bench: ws: $run ($kdesc) ..."
+  t0=$(cpu_ticks "$WSK_PID")
+  if ! timeout $((DUR + 60)) $cmd >"$out" 2>"$out.err"; then
+    WS_ROWS+=("$run|-|wsload failed: $(tail -n 2 "$out.err" | tr '\n' ' ')")
+    WS_FAILED=1
+    return
+  fi
+  t1=$(cpu_ticks "$WSK_PID")
+  line=$("$PY" - "$out" $((t1 - t0)) "$HZ" <<'PYEOF'
+import json, sys
+d = json.loads(open(sys.argv[1]).read().strip().splitlines()[-1])
+ticks, hz = int(sys.argv[2]), int(sys.argv[3])
+# the server's CPU over the whole run (connects and warm-up too) per turn answered in it
+cpu_us = ticks / hz * 1e6 / max(d["turns_total"], 1)
+l = d["latency_us"]
+print("|".join(str(x) for x in (d["connected"], round(d["rate"]) if d["rate"] else "-", round(d["messages_per_s"]),
+                                 l["p50"], l["p99"], l["max"], d["errors"], f"{cpu_us:.1f}")))
+PYEOF
+) || { WS_ROWS+=("$run|-|cannot read wsload's output: $(head -c 200 "$out")"); WS_FAILED=1; return; }
+  local conns rate_o mps p50 p99 mx errs cpu busy
+  IFS='|' read -r conns rate_o mps p50 p99 mx errs cpu <<<"$line"
+  busy=$(awk -v c="$cpu" -v m="$mps" 'BEGIN{ printf "%.0f", c * m / 1e4 }') # % of one core
+  WS_ROWS+=("$run|$kdesc|$conns|$rate_o|$mps|$p50|$p99|$mx|$errs|$cpu|$busy")
+  [ "$errs" = 0 ] || WS_FAILED=1
+}
+
+# ws_idle LABEL [--no-hello]: a fresh kefu --threads 1, its RSS before and after WS_IDLE idle
+# connections.
+ws_idle() {
+  local label=$1 flag=${2:-} name=idle${2:-} out r0 r1 pid i ready
+  out=$TMP/ws-$name.json
+  if ! ws_kefu "$name" 1 "$SCPU"; then
+    WS_MEM+=("$label|-|kefu did not start: $(tail -n 3 "$TMP/ws-$name/kefu.log" | tr '\n' ' ')")
+    WS_FAILED=1
+    return
+  fi
+  WS_CMDS+=("$WSK_CMD")
+  sleep 1
+  r0=$(rss_kib "$WSK_PID")
+  local cmd="taskset -c $CCPU $WSLOAD --url ws://127.0.0.1:$WSK_PORT/v1/ws --idle $WS_IDLE${flag:+ $flag} --duration 120"
+  WS_CMDS+=("$cmd")
+  say "bench: ws: $WS_IDLE idle connections, $label ..."
+  $cmd >"$out" 2>"$out.err" &
+  pid=$!
+  for ((i = 0; i < 900; i++)); do
+    [ -s "$out" ] && break
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  sleep 1 # the last welcomes and greetings settle
+  r1=$(rss_kib "$WSK_PID")
+  kill -TERM "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+  ready=$("$PY" -c 'import json, sys; print(json.loads(open(sys.argv[1]).readline())["ready"])' "$out" 2>/dev/null || echo 0)
+  ws_kefu_stop
+  if [ "$ready" -lt "$WS_IDLE" ]; then
+    WS_MEM+=("$label|-|only $ready of $WS_IDLE connections came up: $(tail -n 2 "$out.err" | tr '\n' ' ')")
+    WS_FAILED=1
+    return
+  fi
+  WS_MEM+=("$label|$r0|$r1|$ready|$(awk -v a="$r0" -v b="$r1" -v n="$ready" 'BEGIN{ printf "%.1f", (b - a) / n }')")
+}
+
+ws_section() {
+  if [ $KEFU_OK != 1 ]; then WS_WHY=$KEFU_WHY; return; fi
+  if [ ! -x "$WSLOAD" ]; then WS_WHY="$WSLOAD is missing (make wsload)"; return; fi
+  if [ "$(ulimit -n)" -lt $((WS_IDLE + WS_CONNS + 200)) ]; then
+    say "bench: ws: ulimit -n is $(ulimit -n), the idle test needs $((WS_IDLE + WS_CONNS + 200)): it may fail"
+  fi
+  WS_MODEL=$TMP/bot.model
+  if ! timeout 120 "$KEFU" train --bot "$ROOT/bots/demo" --out "$WS_MODEL" --quiet >"$TMP/ws-train.log" 2>&1; then
+    WS_WHY="kefu train --bot bots/demo failed: $(tail -n 3 "$TMP/ws-train.log" | tr '\n' ' ')"
+    return
+  fi
+  local run threads cpus ccpus rate kdesc
+  # pinned like (a)/(b): kefu --threads 1 on SCPU, wsload on CCPU; then the whole machine:
+  # kefu --threads 2 and wsload unpinned, sharing both cores.  Each run gets a fresh kefu.
+  for run in "max, pinned|1|$SCPU|$CCPU|" "paced, pinned|1|$SCPU|$CCPU|$WS_RATE" \
+             "max, shared|2|||" "paced, shared|2|||$WS_RATE"; do
+    IFS='|' read -r run threads cpus ccpus rate <<<"$run"
+    if [ "$threads" = 1 ]; then kdesc="--threads 1 on core $cpus, wsload on core $ccpus"
+    else kdesc="--threads 2, kefu and wsload unpinned"; fi
+    if ws_kefu "${run//[ ,]/_}" "$threads" "$cpus"; then
+      WS_CMDS+=("$WSK_CMD")
+      ws_load "$run" "$kdesc" "$ccpus" "$rate"
+      ws_kefu_stop
+    else
+      WS_ROWS+=("$run|-|kefu did not start: $(tail -n 3 "$TMP/ws-${run//[ ,]/_}/kefu.log" | tr '\n' ' ')")
+      WS_FAILED=1
+    fi
+  done
+  ws_idle "after hello"
+  ws_idle "upgrade only (no hello)" --no-hello
+}
+
+ws_report() {
+  if [ -n "$WS_WHY" ]; then
+    WS_REPORT="WebSocket chat (d): not run: $WS_WHY"
+    return
+  fi
+  local t r run kd conns rate mps p50 p99 mx errs cpu busy best=0 p99_rate=n/a
+  t="| WebSocket chat run | kefu | connections | offered msg/s | msg/s | p50 | p99 | max | errors | server CPU/msg | server CPU |
+| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+  for r in "${WS_ROWS[@]}"; do
+    IFS='|' read -r run kd conns rate mps p50 p99 mx errs cpu busy <<<"$r"
+    if [ "$kd" = - ]; then t+=$'\n'"| $run | not run: $conns | | | | | | | | | |"; continue; fi
+    t+=$'\n'"| $run | $kd | $conns | $rate | $mps | $(fmt_us "$p50") | $(fmt_us "$p99") | $(fmt_us "$mx") | $errs | $cpu µs | $busy % |"
+    [ "$mps" -gt "$best" ] && best=$mps
+    if [ "$rate" != - ] && [ "$run" = "paced, shared" ]; then
+      p99_rate="$(fmt_us "$p99") ($mps msg/s achieved of $rate offered; $(awk -v p="$p99" -v m="$mps" -v r="$rate" 'BEGIN{ print (p < 20000 && m >= 0.98 * r ? "met" : "NOT met") }'))"
+    fi
+  done
+  local m mem="" label r0 r1 ready per
+  for m in "${WS_MEM[@]}"; do
+    IFS='|' read -r label r0 r1 ready per <<<"$m"
+    if [ "$r0" = - ]; then mem+="- $WS_IDLE idle WebSockets, $label: not measured: $r1"$'\n'; continue; fi
+    mem+="- $WS_IDLE idle WebSockets, $label: kefu RSS $((r0 / 1024)) → $((r1 / 1024)) MiB, $per KiB per connection (target ≤ 10 KiB: $(awk -v p="$per" 'BEGIN{ print (p <= 10 ? "met" : "NOT met") }'))"$'\n'
+  done
+  WS_REPORT="$t
+
+- WebSocket chat, most msg/s at $WS_CONNS connections: $best (target ≥ 20,000: $(awk -v b="$best" 'BEGIN{ print (b >= 20000 ? "met" : "NOT met") }'))
+- WebSocket chat, p99 at $WS_RATE msg/s offered (whole machine): $p99_rate (target < 20 ms)
+$mem
+WebSocket chat (d): bench/wsload/wsload.c, texts bench/wsload/texts.txt (en + zh), the demo bot,
+a fresh kefu and --data-dir per run (SQLite history on). One turn = a \`message\` frame and a
+\`ping\` frame; its latency runs until the server's \`pong\`, which leaves only after the
+message's \`ack\` and bot replies, themselves sent only after their SQLite commit; one turn
+outstanding per connection. \"max\" runs are closed-loop (latency ≈ connections ÷ msg/s);
+\"paced\" runs start a turn per connection every connections ÷ rate seconds. Server CPU/msg =
+kefu's CPU time over the whole run (connects and warm-up too) ÷ turns answered; server CPU =
+that rate in % of one core. Idle memory: VmRSS of a fresh kefu --threads 1 before and 1 s
+after the connections are up (and said hello, and got their welcome and greeting)."
+}
+
+fmt_us() { awk -v u="$1" 'BEGIN{ if (u >= 10000) printf "%.0f ms", u / 1000; else if (u >= 1000) printf "%.1f ms", u / 1000; else printf "%d µs", u }'; }
+
+if [ "${BENCH_ONLY:-}" = ws ]; then
+  ws_section
+  ws_report
+  REPORT="# kefu benchmark, WebSocket part only (BENCH_ONLY=ws) — $(date -u '+%Y-%m-%d %H:%M UTC')
+
+Machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //'), Linux $(uname -r); ${DUR} s per run after a 2 s warm-up.
+
+$WS_REPORT
+
+Commands:
+\`\`\`
+$(printf '%s\n' "${WS_CMDS[@]}")
+\`\`\`"
+  mkdir -p "$RESULTS"
+  printf '%s\n' "$REPORT" >"$RESULTS/ws-latest.md"
+  printf '\n%s\n\n' "$REPORT"
+  say "bench: written to bench/results/ws-latest.md"
+  [ -z "$WS_WHY" ] || { say "bench: *** WebSocket chat not run: $WS_WHY ***"; exit 1; }
+  exit $WS_FAILED
+fi
+
 
 # ---------------------------------------------------------------- training data and models
 MODEL= PEER_DATA= DATA_DESC=
@@ -344,6 +594,16 @@ else
   LAT_LINE="skipped: $KEFU_WHY"
 fi
 
+# (d) WebSocket chat
+ws_section
+ws_report
+[ -z "$WS_WHY" ] || { say "bench: *** WebSocket chat not run: $WS_WHY ***"; FAILED=1; }
+[ "$WS_FAILED" = 0 ] || FAILED=1
+
+# (e) routing engine
+routing_section
+[ "$ROUTING_FAILED" = 0 ] || FAILED=1
+
 # ---------------------------------------------------------------- table, ratios, results file
 rps_of() { # GROUP TARGET
   local r
@@ -358,8 +618,6 @@ ratio() { # A B TARGET_TEXT MIN
   awk -v a="$1" -v b="$2" -v t="$3" -v m="$4" 'BEGIN{ r = a / b; f = r >= 10 ? "%.0f×" : "%.2f×";
     printf f, r; printf " (target ≥ %s: %s)", t, (r >= m ? "met" : "NOT met") }'
 }
-
-fmt_us() { awk -v u="$1" 'BEGIN{ if (u >= 10000) printf "%.0f ms", u / 1000; else if (u >= 1000) printf "%.1f ms", u / 1000; else printf "%d µs", u }'; }
 
 TABLE="| test | target | URL | req/s | p50 | p99 | errors | server CPU/req | server core busy |
 | --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |"
@@ -420,12 +678,17 @@ Server CPU/req = the server's user+system CPU time during the run divided by its
 server core busy = that CPU time over the run's length (near 100 %: the server, not wrk, was
 the limit).
 
+$WS_REPORT
+
+$ROUTING_REPORT
+
 Commands (\`make bench\` = \`scripts/deps.sh bench && bench/run.sh\`):
 \`\`\`
 $NGINX_CMD
 ${KEFU_CMD:-# kefu: $KEFU_WHY}
 ${PEER_CMD:-# FastAPI peer: $PEER_WHY}
 $(printf '%s\n' "${COMMANDS[@]}")
+$(printf '%s\n' "${WS_CMDS[@]}")
 \`\`\`"
 
 mkdir -p "$RESULTS"
