@@ -5,6 +5,7 @@
  * the handler runs unless the route has parameters or a body. */
 #include "http/router.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -212,6 +213,15 @@ static int json_content_type(const h2o_req_t *req) {
 }
 
 /* Returns 0 when the handler may run; otherwise the request was answered. */
+/* ["body"], the prefix of every body error's loc: built once, only read. */
+static cJSON *body_loc;
+static pthread_once_t body_loc_once = PTHREAD_ONCE_INIT;
+
+static void make_body_loc(void) {
+    body_loc = cJSON_CreateArray();
+    cJSON_AddItemToArray(body_loc, cJSON_CreateString("body"));
+}
+
 static int check_body(kf_req_t *r, cJSON *errors) {
     h2o_req_t *req = r->h2o;
     size_t limit = r->route->max_body ? r->route->max_body : default_max_body;
@@ -232,10 +242,8 @@ static int check_body(kf_req_t *r, cJSON *errors) {
     }
     r->body = kf_schema_parse_json(req->entity.base ? req->entity.base : "", req->entity.len, errors);
     if (!r->body) return 0; /* json_invalid is in errors */
-    cJSON *loc = cJSON_CreateArray();
-    cJSON_AddItemToArray(loc, cJSON_CreateString("body"));
-    kf_schema_validate(r->route->body, r->body, loc, errors);
-    cJSON_Delete(loc);
+    pthread_once(&body_loc_once, make_body_loc);
+    kf_schema_validate(r->route->body, r->body, body_loc, errors);
     return 0;
 }
 

@@ -112,17 +112,37 @@ static void fmt_num(double x, char *buf, size_t n) {
     }
 }
 
+/* Where the validator is, as a stack of keys and indexes that becomes a
+ * cJSON `loc` array only when an error is reported: valid input (the hot
+ * path) allocates nothing for it.  Keys are borrowed and must outlive their
+ * push. */
+#define LOC_MAX 32
+
+typedef struct {
+    const char *key; /* NULL: an array index */
+    int index;
+} loc_seg_t;
+
 typedef struct {
     cJSON *errors;
-    cJSON *loc;
+    const cJSON *prefix; /* may be NULL */
+    loc_seg_t seg[LOC_MAX];
+    int depth;           /* may exceed LOC_MAX: deeper segments are not kept */
     int count;
 } vctx_t;
+
+static cJSON *loc_json(const vctx_t *v) {
+    cJSON *loc = v->prefix ? cJSON_Duplicate(v->prefix, 1) : cJSON_CreateArray();
+    for (int i = 0; loc && i < v->depth && i < LOC_MAX; i++)
+        cJSON_AddItemToArray(loc, v->seg[i].key ? cJSON_CreateString(v->seg[i].key) : cJSON_CreateNumber(v->seg[i].index));
+    return loc;
+}
 
 /* Appends {type, loc, msg, input, ctx}; takes ownership of input and ctx. */
 static void add_error(vctx_t *v, const char *type, const char *msg, cJSON *input, cJSON *ctx) {
     cJSON *e = cJSON_CreateObject();
     cJSON_AddStringToObject(e, "type", type);
-    cJSON_AddItemToObject(e, "loc", cJSON_Duplicate(v->loc, 1));
+    cJSON_AddItemToObject(e, "loc", loc_json(v));
     cJSON_AddStringToObject(e, "msg", msg);
     cJSON_AddItemToObject(e, "input", input ? input : cJSON_CreateNull());
     if (ctx) cJSON_AddItemToObject(e, "ctx", ctx);
@@ -136,9 +156,15 @@ static cJSON *ctx_num(const char *key, double x) {
     return c;
 }
 
-static void loc_push_str(vctx_t *v, const char *s) { cJSON_AddItemToArray(v->loc, cJSON_CreateString(s)); }
-static void loc_push_int(vctx_t *v, int i) { cJSON_AddItemToArray(v->loc, cJSON_CreateNumber(i)); }
-static void loc_pop(vctx_t *v) { cJSON_DeleteItemFromArray(v->loc, cJSON_GetArraySize(v->loc) - 1); }
+static void loc_push_str(vctx_t *v, const char *s) {
+    if (v->depth < LOC_MAX) v->seg[v->depth] = (loc_seg_t){s, 0};
+    v->depth++;
+}
+static void loc_push_int(vctx_t *v, int i) {
+    if (v->depth < LOC_MAX) v->seg[v->depth] = (loc_seg_t){NULL, i};
+    v->depth++;
+}
+static void loc_pop(vctx_t *v) { v->depth--; }
 
 /* ---- patterns ---- */
 
@@ -193,7 +219,7 @@ static void check(vctx_t *v, const kf_schema_t *s, cJSON *val, int nested);
 static int check_sample(const kf_schema_t *s, const char *json, const char *what, char *err, size_t errlen) {
     if (!json) return 0;
     cJSON *val = cJSON_Parse(json), *errs = cJSON_CreateArray();
-    vctx_t v = {errs, cJSON_CreateArray(), 0};
+    vctx_t v = {.errors = errs};
     if (val) check(&v, s, val, 1);
     int bad = !val || v.count > 0;
     if (bad && err && errlen) {
@@ -203,7 +229,6 @@ static int check_sample(const kf_schema_t *s, const char *json, const char *what
     }
     cJSON_Delete(val);
     cJSON_Delete(errs);
-    cJSON_Delete(v.loc);
     return bad ? -1 : 0;
 }
 
@@ -549,10 +574,8 @@ static void check(vctx_t *v, const kf_schema_t *s, cJSON *val, int nested) {
 
 int kf_schema_validate(const kf_schema_t *s, cJSON *value, cJSON *loc_prefix, cJSON *errors_out) {
     if (!value || !errors_out) return 0;
-    vctx_t v = {errors_out, loc_prefix ? cJSON_Duplicate(loc_prefix, 1) : cJSON_CreateArray(), 0};
-    if (!v.loc) return 0;
+    vctx_t v = {.errors = errors_out, .prefix = loc_prefix};
     check(&v, s, value, 0);
-    cJSON_Delete(v.loc);
     return v.count;
 }
 
@@ -565,16 +588,14 @@ int kf_schema_validate_param(const kf_schema_t *s, const char *raw, size_t len, 
     copy[len] = 0;
     cJSON *val = cJSON_CreateString(copy);
     free(copy);
-    cJSON *loc = cJSON_CreateArray();
-    cJSON_AddItemToArray(loc, cJSON_CreateString(in ? in : "query"));
-    cJSON_AddItemToArray(loc, cJSON_CreateString(name ? name : ""));
-    vctx_t v = {errors_out, loc, 0};
+    vctx_t v = {.errors = errors_out};
+    loc_push_str(&v, in ? in : "query");
+    loc_push_str(&v, name ? name : "");
     if (s) check(&v, s, val, 1);
     else {
         static const kf_schema_t any_string = {.type = KF_SCHEMA_STRING};
         check(&v, &any_string, val, 1);
     }
-    cJSON_Delete(loc);
     if (v.count == 0 && coerced_out) *coerced_out = val;
     else cJSON_Delete(val);
     return v.count;
