@@ -67,6 +67,9 @@ struct kf_conv_job {
     const char *handoff_skill; /* the bot's or static */
     int answered_by_flow;  /* the dialogue handled the message: not a miss */
     int64_t created_ms;    /* the time stored with the message and its replies */
+    uint64_t seen[KF_SESSION_SEEN_WORDS]; /* the session's filter of client_msg_ids (conv_pipeline.c) */
+    int64_t seqs[1 + KF_CONV_MAX_REPLIES]; /* committed: the message's seq, then its replies' */
+    void (*after_seen)(kf_conv_job_t *job); /* what follows once the session holds this id */
     /* an answer found while the job ran inside kf_conv_message, kept for the loop */
     int64_t dup_seq;
     int fail_status;
@@ -83,6 +86,9 @@ struct kf_conv {
     uint64_t sweep_ms;
     atomic_int stopping;
     atomic_long inflight;  /* accepted calls whose completion has not returned yet */
+    /* Set when a session could neither be given a committed id's bit nor be
+     * dropped: from then on no session's filter is trusted (conv_pipeline.c). */
+    atomic_int seen_distrust;
     struct kf_conv_mailbox *mbox;
     /* housekeeping thread: sweeps the session store */
     pthread_t hk_thread;

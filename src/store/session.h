@@ -65,6 +65,7 @@ enum {
 #define KF_SESSION_ID_LEN 32
 #define KF_SESSION_LANG_MAX 16              /* "en", "zh", "zh-Hant" … plus NUL */
 #define KF_SESSION_MAX_TEXT (64u * 1024)    /* state or profile JSON, bytes at most */
+#define KF_SESSION_SEEN_WORDS 8             /* seen_ids: 512 bits */
 
 /* put's expect_version: */
 #define KF_SESSION_ANY_VERSION UINT64_MAX   /* unconditional: insert or replace */
@@ -82,6 +83,10 @@ typedef struct {
     char language[KF_SESSION_LANG_MAX]; /* "" = not known yet */
     int misses;               /* consecutive turns the bot did not understand */
     int64_t last_seq;         /* the conversation's last message seq */
+    /* The engine's, kept as is: a Bloom filter of the client_msg_ids the
+     * conversation committed during this session's life (engine/
+     * conv_pipeline.c).  Fixed size, so the session stays bounded. */
+    uint64_t seen_ids[KF_SESSION_SEEN_WORDS];
     int64_t last_active_ms;   /* output: the store's clock at the last put/touch/get (see now_ms) */
     uint64_t version;         /* output: 1 after the first put, +1 per put */
     void *own_;               /* output: storage of the strings above; kf_session_clear frees it */
@@ -134,8 +139,8 @@ typedef struct kf_session_store kf_session_store_t;
 typedef struct kf_session_ops {
     /* Synchronous ops; NULL in stores that need I/O.  get fills *out (free
      * with kf_session_clear) only on OK.  put copies s's id, texts, language,
-     * misses and last_seq; *version_out (may be NULL) gets the new version on
-     * OK, the stored one on CONFLICT, else 0. */
+     * misses, last_seq and seen_ids; *version_out (may be NULL) gets the new
+     * version on OK, the stored one on CONFLICT, else 0. */
     int (*get)(kf_session_store_t *st, const char *id, unsigned flags, kf_session_t *out);
     int (*put)(kf_session_store_t *st, const kf_session_t *s, uint64_t expect_version, uint64_t *version_out);
     int (*touch)(kf_session_store_t *st, const char *id);

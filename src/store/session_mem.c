@@ -50,6 +50,7 @@ typedef struct entry {
     int64_t last_active_ms;
     uint64_t version;
     int64_t last_seq;
+    uint64_t seen_ids[KF_SESSION_SEEN_WORDS];
     int misses;
     unsigned char has_state, has_profile, reason;
     uint32_t state_len, profile_len;
@@ -170,6 +171,7 @@ static void view(const entry_t *e, kf_session_t *v, const char *blob) {
     v->profile_json = e->has_profile ? blob + e->state_len + 1 : NULL;
     v->misses = e->misses;
     v->last_seq = e->last_seq;
+    memcpy(v->seen_ids, e->seen_ids, sizeof v->seen_ids);
     v->last_active_ms = e->last_active_ms;
     v->version = e->version;
 }
@@ -311,6 +313,7 @@ static int put(kf_session_store_t *base, const kf_session_t *s, uint64_t expect,
         memcpy(e->language, s->language, sizeof e->language);
         e->misses = s->misses;
         e->last_seq = s->last_seq;
+        memcpy(e->seen_ids, s->seen_ids, sizeof e->seen_ids);
         version = ++e->version;
         mark_active(sh, e, now);
         sh->puts++;

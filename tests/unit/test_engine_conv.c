@@ -5,7 +5,8 @@
  * local HTTP receiver for the block-card webhook.
  *
  * Covered: ordering under concurrent sends from two threads, resend of a
- * client_msg_id, FAQ answers in English and Chinese, the block-card flow end
+ * client_msg_id (also back to back, past the session filter's capacity, and
+ * with session puts that fail), FAQ answers in English and Chinese, the block-card flow end
  * to end in both languages (webhook success and failure), two misses → the
  * offer of a human, quick-reply payloads, expiry → EXPIRED in history, card
  * numbers masked in stored text, unknown / ended conversations, close with
@@ -369,6 +370,248 @@ Test(conv, a_resent_client_msg_id_is_not_processed_twice) {
     kf_conv_stats(conv, &s);
     cr_expect_eq(s.messages, 1);
     cr_expect_eq(s.duplicates, 1);
+}
+
+/* The session's filter of client_msg_ids (conv_pipeline.c) lets a new id
+ * skip the history read; these check that no resend gets through it. */
+
+static int seen_bits_set(const char *id) {
+    kf_session_t s = {0};
+    cr_assert_eq(kf_session_get(sessions, id, KF_SESSION_PEEK, &s), KF_SESSION_OK);
+    int n = 0;
+    for (int i = 0; i < KF_SESSION_SEEN_WORDS; i++) n += __builtin_popcountll(s.seen_ids[i]);
+    kf_session_clear(&s);
+    return n;
+}
+
+static void expect_resend(const char *id, const char *text, const char *cmid, int64_t ack) {
+    res_t r = say(id, text, cmid);
+    cr_assert_eq(r.status, KF_CONV_OK, "%s: status %d", cmid, r.status);
+    cr_expect(r.duplicate, "%s was processed again", cmid);
+    cr_expect_eq(r.ack, ack, "%s: ack %lld, first %lld", cmid, (long long)r.ack, (long long)ack);
+}
+
+Test(conv, resends_early_and_late_past_the_filters_capacity) {
+    open_engine(0, NULL);
+    char id[33];
+    start_conv(NULL, id);
+    enum { N = 300 }; /* ~4 bits each: the 512-bit filter ends up mostly set */
+    static int64_t acks[N];
+    char cmid[32];
+    for (int i = 0; i < N; i++) {
+        snprintf(cmid, sizeof cmid, "m-%d", i);
+        res_t r = say(id, i % 2 ? "what are your opening hours" : "asdf qwer", cmid);
+        cr_assert_eq(r.status, KF_CONV_OK);
+        cr_assert_not(r.duplicate, "%s is new", cmid);
+        acks[i] = r.ack;
+        if (i == 2) { /* early: the filter is nearly empty */
+            expect_resend(id, "asdf qwer", "m-0", acks[0]);
+            expect_resend(id, "what are your opening hours", "m-1", acks[1]);
+            expect_resend(id, "asdf qwer", "m-2", acks[2]);
+        }
+    }
+    cr_expect_gt(seen_bits_set(id), 400, "the filter should be past its comfortable capacity");
+    kf_history_msgs_t before = fetch_all(id);
+    for (int i = 0; i < N; i += 7) {
+        snprintf(cmid, sizeof cmid, "m-%d", i);
+        expect_resend(id, i % 2 ? "what are your opening hours" : "asdf qwer", cmid, acks[i]);
+    }
+    expect_resend(id, "what are your opening hours", "m-299", acks[N - 1]);
+    kf_history_msgs_t after = fetch_all(id);
+    cr_expect_eq(after.n, before.n, "a resend added rows");
+    kf_history_msgs_free(&before);
+    kf_history_msgs_free(&after);
+    /* New ids are still processed, whether the filter says "maybe" or not. */
+    for (int i = 0; i < 20; i++) {
+        snprintf(cmid, sizeof cmid, "late-%d", i);
+        res_t r = say(id, "what are your opening hours", cmid);
+        cr_assert_eq(r.status, KF_CONV_OK);
+        cr_expect_not(r.duplicate, "%s is new", cmid);
+    }
+    kf_conv_stats_t s;
+    kf_conv_stats(conv, &s);
+    cr_expect_eq(s.messages, N + 20, "messages processed: %llu", (unsigned long long)s.messages);
+    cr_expect_eq(s.duplicates, 3 + (N + 6) / 7 + 1);
+    kf_history_msgs_t ms = fetch_all(id);
+    int customer = 0;
+    for (size_t i = 0; i < ms.n; i++) customer += ms.v[i].sender == KF_HISTORY_CUSTOMER;
+    cr_expect_eq(customer, N + 20);
+    kf_history_msgs_free(&ms);
+}
+
+Test(conv, a_resend_right_behind_its_message) {
+    open_engine(0, NULL);
+    char id[33];
+    start_conv(NULL, id);
+    /* Queued back to back: each copy waits in the mailbox for the one before. */
+    const char *ids[] = {"b-1", "b-1", "b-2", "b-2", "b-2", "b-1"};
+    res_t r[6] = {{0}};
+    for (int i = 0; i < 6; i++)
+        cr_assert_eq(kf_conv_message(conv, id, "what are your opening hours", 27, ids[i], loop, on_done, &r[i]), KF_CONV_OK);
+    run_until(loop, &r[5].done);
+    for (int i = 0; i < 6; i++) {
+        cr_assert(r[i].done);
+        cr_assert_eq(r[i].status, KF_CONV_OK);
+    }
+    cr_expect_not(r[0].duplicate);
+    cr_expect_not(r[2].duplicate);
+    cr_expect(r[1].duplicate && r[5].duplicate && r[3].duplicate && r[4].duplicate);
+    cr_expect_eq(r[1].ack, r[0].ack);
+    cr_expect_eq(r[5].ack, r[0].ack);
+    cr_expect_eq(r[3].ack, r[2].ack);
+    cr_expect_eq(r[4].ack, r[2].ack);
+    cr_expect_neq(r[0].ack, r[2].ack);
+    cr_expect_eq(r[1].n, r[0].n);
+    /* and one at a time */
+    res_t a = say(id, "asdf qwer", "b-3");
+    cr_assert_not(a.duplicate);
+    expect_resend(id, "asdf qwer", "b-3", a.ack);
+    kf_history_msgs_t ms = fetch_all(id);
+    cr_expect_eq(ms.n, 3 + r[0].n + r[2].n + a.n);
+    kf_history_msgs_free(&ms);
+    kf_conv_stats_t s;
+    kf_conv_stats(conv, &s);
+    cr_expect_eq(s.messages, 3);
+    cr_expect_eq(s.duplicates, 5);
+}
+
+/* A session store whose puts (and deletes) fail on demand, around the
+ * in-process one: the session written after a commit may not carry the
+ * id's filter bits. */
+static struct {
+    kf_session_store_t super;
+    kf_session_store_t *inner;
+    int fail_puts, put_code, fail_dels, puts, dels;
+} flaky;
+
+static int flaky_get(kf_session_store_t *st, const char *id, unsigned flags, kf_session_t *out) {
+    (void)st;
+    return kf_session_get(flaky.inner, id, flags, out);
+}
+static int flaky_put(kf_session_store_t *st, const kf_session_t *s, uint64_t expect, uint64_t *ver) {
+    (void)st;
+    flaky.puts++;
+    if (flaky.fail_puts > 0) {
+        flaky.fail_puts--;
+        if (ver) *ver = 0;
+        return flaky.put_code;
+    }
+    return kf_session_put(flaky.inner, s, expect, ver);
+}
+static int flaky_touch(kf_session_store_t *st, const char *id) {
+    (void)st;
+    return kf_session_touch(flaky.inner, id);
+}
+static int flaky_del(kf_session_store_t *st, const char *id) {
+    (void)st;
+    flaky.dels++;
+    if (flaky.fail_dels > 0) {
+        flaky.fail_dels--;
+        return KF_SESSION_ERR;
+    }
+    return kf_session_del(flaky.inner, id);
+}
+static size_t flaky_count(kf_session_store_t *st) {
+    (void)st;
+    return kf_session_count(flaky.inner);
+}
+static size_t flaky_sweep(kf_session_store_t *st, size_t max_work) {
+    (void)st;
+    return kf_session_sweep(flaky.inner, max_work);
+}
+static void flaky_stats(kf_session_store_t *st, kf_session_stats_t *out) {
+    (void)st;
+    kf_session_stats(flaky.inner, out);
+}
+static void flaky_destroy(kf_session_store_t *st) {
+    (void)st;
+    kf_session_destroy(flaky.inner);
+}
+static const kf_session_ops_t flaky_ops = {.get = flaky_get, .put = flaky_put, .touch = flaky_touch, .del = flaky_del,
+                                           .count = flaky_count, .sweep = flaky_sweep, .stats = flaky_stats,
+                                           .destroy = flaky_destroy};
+
+static void open_flaky_engine(void) {
+    open_engine(0, NULL);
+    kf_conv_free(conv);
+    memset(&flaky, 0, sizeof flaky);
+    flaky.super.ops = &flaky_ops;
+    flaky.inner = sessions;
+    sessions = &flaky.super;
+    kf_conv_config_t cc = {.bot = bot, .kb = kb, .history = hist, .sessions = sessions, .sweep_interval_ms = 50};
+    conv = kf_conv_new(&cc, err, sizeof err);
+    cr_assert(conv, "%s", err);
+    expiry_target = conv;
+}
+
+static void expect_processed_once(const char *id, int64_t customer_msgs) {
+    kf_history_msgs_t ms = fetch_all(id);
+    int customer = 0;
+    for (size_t i = 0; i < ms.n; i++) customer += ms.v[i].sender == KF_HISTORY_CUSTOMER;
+    cr_expect_eq(customer, customer_msgs);
+    kf_history_msgs_free(&ms);
+}
+
+Test(conv, a_session_put_that_conflicts_still_records_the_id) {
+    open_flaky_engine();
+    char id[33];
+    start_conv(NULL, id);
+    flaky.fail_puts = 1;
+    flaky.put_code = KF_SESSION_CONFLICT; /* the put after the commit; the repair's put succeeds */
+    res_t a = say(id, "what are your opening hours", "f-1");
+    cr_assert_eq(a.status, KF_CONV_OK);
+    cr_expect_eq(flaky.fail_puts, 0);
+    expect_resend(id, "what are your opening hours", "f-1", a.ack);
+    res_t b = say(id, "asdf qwer", "f-2");
+    cr_expect_not(b.duplicate);
+    expect_processed_once(id, 2);
+    kf_conv_stats_t s;
+    kf_conv_stats(conv, &s);
+    cr_expect_eq(s.messages, 2);
+    cr_expect_eq(flaky.dels, 0, "a successful repair keeps the session");
+}
+
+Test(conv, a_session_put_refused_twice_ends_the_conversation) {
+    open_flaky_engine();
+    char id[33];
+    start_conv(NULL, id);
+    flaky.fail_puts = 2;
+    flaky.put_code = KF_SESSION_INVALID; /* refused at once: the save and the repair */
+    res_t a = say(id, "what are your opening hours", "g-1");
+    cr_assert_eq(a.status, KF_CONV_OK, "the message is committed all the same");
+    cr_expect_eq(flaky.dels, 1);
+    expect_resend(id, "what are your opening hours", "g-1", a.ack);
+    res_t b = say(id, "asdf qwer", "g-2");
+    cr_expect_eq(b.status, KF_CONV_CLOSED);
+    expect_processed_once(id, 1);
+    kf_conv_stats_t s;
+    kf_conv_stats(conv, &s);
+    cr_expect_eq(s.messages, 1);
+}
+
+Test(conv, when_the_session_cannot_be_dropped_no_filter_is_trusted) {
+    open_flaky_engine();
+    char id[33], other[33];
+    start_conv(NULL, id);
+    start_conv(NULL, other);
+    res_t o = say(other, "what are your opening hours", "h-0");
+    cr_assert_eq(o.status, KF_CONV_OK);
+    flaky.fail_puts = 2;
+    flaky.put_code = KF_SESSION_ERR; /* a store failure: the save and the repair */
+    flaky.fail_dels = 1;
+    res_t a = say(id, "what are your opening hours", "h-1");
+    cr_assert_eq(a.status, KF_CONV_OK);
+    cr_expect_eq(flaky.dels, 1);
+    /* The session is still there, without h-1's bits. */
+    expect_resend(id, "what are your opening hours", "h-1", a.ack);
+    expect_resend(other, "what are your opening hours", "h-0", o.ack);
+    res_t b = say(id, "asdf qwer", "h-2");
+    cr_expect_eq(b.status, KF_CONV_OK);
+    cr_expect_not(b.duplicate);
+    expect_processed_once(id, 2);
+    kf_conv_stats_t s;
+    kf_conv_stats(conv, &s);
+    cr_expect_eq(s.messages, 3);
 }
 
 Test(conv, card_numbers_are_masked_in_history) {

@@ -84,6 +84,7 @@ Test(session, put_get_round_trip) {
     strcpy(in.language, "zh");
     in.misses = 1;
     in.last_seq = 42;
+    for (int i = 0; i < KF_SESSION_SEEN_WORDS; i++) in.seen_ids[i] = 0x0123456789abcdefull * (uint64_t)(i + 1);
     uint64_t v = 99;
     cr_assert_eq(kf_session_put(st, &in, KF_SESSION_ANY_VERSION, &v), KF_SESSION_OK);
     cr_assert_eq(v, 1);
@@ -95,6 +96,7 @@ Test(session, put_get_round_trip) {
     cr_assert_str_eq(out.language, "zh");
     cr_assert_eq(out.misses, 1);
     cr_assert_eq(out.last_seq, 42);
+    cr_assert_eq(memcmp(out.seen_ids, in.seen_ids, sizeof in.seen_ids), 0, "the engine's filter is kept as is");
     cr_assert_eq(out.version, 1);
     cr_assert_eq(out.last_active_ms, atomic_load(&fake_now));
     kf_session_clear(&out);
