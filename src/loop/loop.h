@@ -14,6 +14,10 @@
 
 typedef struct kf_loop kf_loop_t;
 
+/* Create a loop on the thread that will run it: h2o keeps per-thread pools
+ * (socket read buffers) keyed to the creating thread, and a loop run by
+ * another thread shares them unsafely (http/server.c builds each server
+ * thread's loop inside that thread for this reason). */
 kf_loop_t *kf_loop_new(void);
 void kf_loop_free(kf_loop_t *l);
 h2o_evloop_t *kf_loop_h2o(kf_loop_t *l);
