@@ -129,22 +129,6 @@ static int agent_add(int argc, char **argv) {
     return 0;
 }
 
-static cJSON *agent_json(const kf_agent_t *a) {
-    cJSON *o = cJSON_CreateObject(), *sk = cJSON_CreateArray(), *ln = cJSON_CreateArray();
-    cJSON_AddStringToObject(o, "id", a->id);
-    cJSON_AddStringToObject(o, "name", a->name);
-    for (size_t i = 0; i < a->n_skills; i++) cJSON_AddItemToArray(sk, cJSON_CreateString(a->skills[i]));
-    cJSON_AddItemToObject(o, "skills", sk);
-    if (a->languages & KF_AGENT_LANG_EN) cJSON_AddItemToArray(ln, cJSON_CreateString("en"));
-    if (a->languages & KF_AGENT_LANG_ZH) cJSON_AddItemToArray(ln, cJSON_CreateString("zh"));
-    cJSON_AddItemToObject(o, "languages", ln);
-    cJSON_AddNumberToObject(o, "max_chats", a->max_chats);
-    cJSON_AddStringToObject(o, "role", kf_agents_role_name(a->role));
-    cJSON_AddBoolToObject(o, "disabled", a->disabled);
-    cJSON_AddNumberToObject(o, "created_at", (double)a->created_at_ms);
-    return o;
-}
-
 static void print_table(const kf_agent_t *v, size_t n) {
     printf("%-16s %-20s %-6s %-8s %-5s %-9s %s\n", "ID", "NAME", "ROLE", "LANG", "CHATS", "STATE", "SKILLS");
     for (size_t i = 0; i < n; i++) {
@@ -179,7 +163,7 @@ static int agent_list(int argc, char **argv) {
     }
     if (json) {
         cJSON *arr = cJSON_CreateArray();
-        for (size_t i = 0; i < n; i++) cJSON_AddItemToArray(arr, agent_json(&v[i]));
+        for (size_t i = 0; i < n; i++) cJSON_AddItemToArray(arr, kf_agents_json(&v[i]));
         char *text = cJSON_PrintUnformatted(arr);
         printf("%s\n", text ? text : "[]");
         cJSON_free(text);

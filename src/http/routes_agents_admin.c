@@ -74,18 +74,7 @@ static const kf_response_t disable_res[] = {{200, "Disabled; its sessions ended"
 /* ---- JSON ---- */
 
 cJSON *kf_routes_agents_json(const kf_agent_t *a) {
-    cJSON *o = cJSON_CreateObject(), *sk = cJSON_CreateArray(), *ln = cJSON_CreateArray();
-    cJSON_AddStringToObject(o, "id", a->id);
-    cJSON_AddStringToObject(o, "name", a->name);
-    for (size_t i = 0; i < a->n_skills; i++) cJSON_AddItemToArray(sk, cJSON_CreateString(a->skills[i]));
-    cJSON_AddItemToObject(o, "skills", sk);
-    if (a->languages & KF_AGENT_LANG_EN) cJSON_AddItemToArray(ln, cJSON_CreateString("en"));
-    if (a->languages & KF_AGENT_LANG_ZH) cJSON_AddItemToArray(ln, cJSON_CreateString("zh"));
-    cJSON_AddItemToObject(o, "languages", ln);
-    cJSON_AddNumberToObject(o, "max_chats", a->max_chats);
-    cJSON_AddStringToObject(o, "role", kf_agents_role_name(a->role));
-    cJSON_AddBoolToObject(o, "disabled", a->disabled);
-    cJSON_AddNumberToObject(o, "created_at", (double)a->created_at_ms);
+    cJSON *o = kf_agents_json(a);
     kf_agent_status_t st = a->disabled ? KF_AGENT_OFFLINE : kf_agent_auth_status(auth, a->id, NULL);
     cJSON_AddStringToObject(o, "status", kf_agent_status_name(st));
     return o;

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include <sodium.h>
+#include <cjson/cJSON.h>
 
 static int is_slug_char(char c, int first) {
     if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')) return 1;
@@ -157,4 +158,20 @@ int kf_agents_hash_password(const char *password, char out[KF_AGENT_HASH_MAX + 1
 int kf_agents_verify_password(const char *hash, const char *password) {
     if (!hash || !password || !hash[0]) return 0;
     return crypto_pwhash_str_verify(hash, password, strlen(password)) == 0;
+}
+
+cJSON *kf_agents_json(const kf_agent_t *a) {
+    cJSON *o = cJSON_CreateObject(), *sk = cJSON_CreateArray(), *ln = cJSON_CreateArray();
+    cJSON_AddStringToObject(o, "id", a->id);
+    cJSON_AddStringToObject(o, "name", a->name);
+    for (size_t i = 0; i < a->n_skills; i++) cJSON_AddItemToArray(sk, cJSON_CreateString(a->skills[i]));
+    cJSON_AddItemToObject(o, "skills", sk);
+    if (a->languages & KF_AGENT_LANG_EN) cJSON_AddItemToArray(ln, cJSON_CreateString("en"));
+    if (a->languages & KF_AGENT_LANG_ZH) cJSON_AddItemToArray(ln, cJSON_CreateString("zh"));
+    cJSON_AddItemToObject(o, "languages", ln);
+    cJSON_AddNumberToObject(o, "max_chats", a->max_chats);
+    cJSON_AddStringToObject(o, "role", kf_agents_role_name(a->role));
+    cJSON_AddBoolToObject(o, "disabled", a->disabled);
+    cJSON_AddNumberToObject(o, "created_at", (double)a->created_at_ms);
+    return o;
 }

@@ -117,4 +117,9 @@ kf_agents_t *kf_agents_sqlite_open(const char *path, char *err, size_t errlen);
 /* The schema version this build writes (PRAGMA user_version). */
 int kf_agents_sqlite_schema_version(void);
 
+/* The account as a JSON object (no password hash): id, name, skills,
+ * languages, max_chats, role, disabled, created_at.  For the CLI and the API. */
+typedef struct cJSON cJSON;
+cJSON *kf_agents_json(const kf_agent_t *a);
+
 #endif
