@@ -87,12 +87,10 @@ int kf_intent_reload(char *err, size_t errlen) {
     return load_into_current(err, errlen);
 }
 
-int kf_intent_ready(void) {
-    pthread_mutex_lock(&lock);
-    int ok = current != NULL;
-    pthread_mutex_unlock(&lock);
-    return ok;
-}
+/* Asked on every /v1/intent request: an atomic load instead of a mutex
+ * round trip.  `current` is never reset once set, and generation moves past
+ * 1 only after it was set (both under the lock). */
+int kf_intent_ready(void) { return atomic_load_explicit(&generation, memory_order_acquire) > 1; }
 
 const char *kf_intent_path(void) { return model_path; }
 

@@ -345,12 +345,50 @@ static int relative_zh(kf_ent_ctx_t *x, int i)
     return 0;
 }
 
+/* Whether the scan below can find anything.  Digits (the digit branch) and
+ * non-ASCII code points (the CJK branch; and utf8proc's lower case of some
+ * non-ASCII letters is ASCII) always take the full scan.  In the rest, every
+ * form the letter branch accepts has one of these words' first three letters
+ * at a word start (the cue literals only match at word starts, white space
+ * before a unit or a weekday included): a month name or abbreviation, today
+ * tonight tomorrow yesterday ("the day after tomorrow" too), a weekday name
+ * or abbreviation (after next/this/last/coming), day(s)/week(s) (after a
+ * count).  80 % of Banking77 messages (7993 of 10003) have none; skipping the
+ * scan of their word starts against six cue lists took a benchmark query
+ * from 6.06 to 5.82 us in-process. */
+static int may_hold_date(const kf_ent_ctx_t *x)
+{
+    const int32_t *lc = x->lc;
+    const int n = x->n;
+    for (int i = 0; i < n; i++) {
+        int32_t c = lc[i];
+        if (c >= 128 || (c >= '0' && c <= '9')) return 1;
+        if (c < 'a' || c > 'z' || i + 2 >= n || (i > 0 && kf_ent_is_word(lc[i - 1]))) continue;
+#define K3(a, b, c) ((uint32_t)(a) << 16 | (uint32_t)(b) << 8 | (uint32_t)(c))
+        switch (K3(c, lc[i + 1], lc[i + 2])) {
+        case K3('j', 'a', 'n'): case K3('f', 'e', 'b'): case K3('m', 'a', 'r'): case K3('a', 'p', 'r'):
+        case K3('m', 'a', 'y'): case K3('j', 'u', 'n'): case K3('j', 'u', 'l'): case K3('a', 'u', 'g'):
+        case K3('s', 'e', 'p'): case K3('o', 'c', 't'): case K3('n', 'o', 'v'): case K3('d', 'e', 'c'):
+        case K3('t', 'o', 'd'): case K3('t', 'o', 'n'): case K3('t', 'o', 'm'): case K3('y', 'e', 's'):
+        case K3('m', 'o', 'n'): case K3('t', 'u', 'e'): case K3('w', 'e', 'd'): case K3('t', 'h', 'u'):
+        case K3('f', 'r', 'i'): case K3('s', 'a', 't'): case K3('s', 'u', 'n'):
+        case K3('d', 'a', 'y'): case K3('w', 'e', 'e'):
+            return 1;
+        default:
+            break;
+        }
+#undef K3
+    }
+    return 0;
+}
+
 void kf_ent_find_dates(kf_ent_ctx_t *x)
 {
     int64_t t = (int64_t)x->now;
     int m, d;
     x->today = t >= 0 ? t / 86400 : -((-t + 86399) / 86400);
     civil_from_days(x->today, &x->year, &m, &d);
+    if (!may_hold_date(x)) return;
     int i = 0;
     while (i < x->n) {
         int e = 0;

@@ -11,9 +11,8 @@ static int is_cjk(int32_t c)
            (c >= 0x20000 && c <= 0x3FFFF) || (c >= 0x3040 && c <= 0x30FF);
 }
 
-int kf_ent_is_word(int32_t c)
+int kf_ent_is_word_wide(int32_t c)
 {
-    if (c < 128) return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
     if (is_cjk(c)) return 0;
     utf8proc_category_t k = utf8proc_category(c);
     return (k >= UTF8PROC_CATEGORY_LU && k <= UTF8PROC_CATEGORY_LO) ||
@@ -70,10 +69,18 @@ int kf_ent_word(const kf_ent_ctx_t *x, int pos, const char *lit)
 
 int kf_ent_lits(const kf_ent_ctx_t *x, int pos, const char *const *lits, int word, int *which)
 {
-    int32_t c0 = kf_ent_at(x, pos);
+    int32_t c0 = kf_ent_at(x, pos), c1 = kf_ent_at(x, pos + 1);
     for (int i = 0; lits[i]; i++) {
+        /* Cheap reject on the first two characters when they are plain ASCII
+         * (a space stands for a run of white space, so it is not compared):
+         * the second spares a kf_ent_lit call for each literal that only
+         * shares the first letter ("my" against "march", "may", "mar"). */
         unsigned char b = (unsigned char)lits[i][0];
-        if (b < 0x80 && b != ' ' && b != (unsigned)c0) continue; /* cheap first-character reject */
+        if (b < 0x80 && b != ' ') {
+            if (b != (unsigned)c0) continue;
+            unsigned char b1 = (unsigned char)lits[i][1];
+            if (b1 && b1 < 0x80 && b1 != ' ' && b1 != (unsigned)c1) continue;
+        }
         int k = word ? kf_ent_word(x, pos, lits[i]) : kf_ent_lit(x, pos, lits[i]);
         if (k) {
             if (which) *which = i;
@@ -83,12 +90,7 @@ int kf_ent_lits(const kf_ent_ctx_t *x, int pos, const char *const *lits, int wor
     return 0;
 }
 
-static uint64_t first_bit(int32_t c)
-{
-    return 1ull << (((uint32_t)c * 2654435761u) >> 26);
-}
-
-int kf_ent_cues(const kf_ent_ctx_t *x, int pos, kf_ent_cues_t *c, int word, int *which)
+int kf_ent_cues_scan(const kf_ent_ctx_t *x, int pos, kf_ent_cues_t *c, int word, int *which)
 {
     if (pos >= x->n) return 0;
     /* Every thread computes the same value, so a relaxed race is harmless. */
@@ -97,11 +99,22 @@ int kf_ent_cues(const kf_ent_ctx_t *x, int pos, kf_ent_cues_t *c, int word, int 
         m = 1ull << 63;
         for (int i = 0; c->lits[i]; i++) {
             const unsigned char *p = (const unsigned char *)c->lits[i];
-            m |= first_bit(lit_next(&p));
+            m |= kf_ent_first_bit(lit_next(&p));
         }
         atomic_store_explicit(&c->first, m, memory_order_relaxed);
+        /* A literal matches lc[pos], lc[pos + 1] only where they equal its
+         * first two code points, except that a space in it stands for any
+         * white space: those and one-character literals turn the filter off. */
+        uint64_t q = 0;
+        for (int i = 0; c->lits[i]; i++) {
+            const unsigned char *p = (const unsigned char *)c->lits[i];
+            int32_t c0 = *p ? lit_next(&p) : 0, c1 = *p ? lit_next(&p) : 0;
+            if (c0 == 0 || c1 == 0 || c0 == ' ' || c1 == ' ') q = ~0ull;
+            else q |= kf_ent_pair_bit(c0, c1);
+        }
+        atomic_store_explicit(&c->second, q, memory_order_relaxed);
     }
-    if (!(m & first_bit(x->lc[pos]))) return 0;
+    if (!(m & kf_ent_first_bit(x->lc[pos]))) return 0;
     /* Latin cues in word mode start on a word boundary */
     if (word && pos > 0 && kf_ent_is_word(x->lc[pos]) && kf_ent_is_word(x->lc[pos - 1])) return 0;
     return kf_ent_lits(x, pos, c->lits, word, which);

@@ -2,6 +2,7 @@
 #include "util/buf.h"
 
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,14 +36,16 @@ static int reserve(kf_buf_t *b, size_t extra) {
     return 0;
 }
 
-void kf_buf_append(kf_buf_t *b, const void *p, size_t n) {
+extern inline void kf_buf_append(kf_buf_t *b, const void *p, size_t n);
+extern inline void kf_buf_puts(kf_buf_t *b, const char *s);
+
+void kf_buf_append_slow(kf_buf_t *b, const void *p, size_t n) {
     if (reserve(b, n) < 0) return;
     memcpy(b->data + b->len, p, n);
     b->len += n;
     b->data[b->len] = '\0';
 }
 
-void kf_buf_puts(kf_buf_t *b, const char *s) { kf_buf_append(b, s, strlen(s)); }
 
 void kf_buf_printf(kf_buf_t *b, const char *fmt, ...) {
     va_list ap;
@@ -62,8 +65,22 @@ void kf_buf_printf(kf_buf_t *b, const char *fmt, ...) {
 void kf_buf_json_str(kf_buf_t *b, const char *s, size_t n) {
     static const char hex[] = "0123456789abcdef";
     kf_buf_append(b, "\"", 1);
-    size_t run = 0;
-    for (size_t i = 0; i < n; i++) {
+    size_t run = 0, i = 0;
+    /* Eight bytes at a time while none needs escaping (< 0x20, '"', '\\'):
+     * labels, versions, ids and most texts have none, and the byte loop was
+     * ~1 % of the server's CPU per /v1/intent answer.  The first flagged
+     * word falls through to the byte loop, which handles it exactly. */
+    const uint64_t ones = UINT64_C(0x0101010101010101), highs = UINT64_C(0x8080808080808080);
+    for (; i + 8 <= n; i += 8) {
+        uint64_t w;
+        memcpy(&w, s + i, 8);
+        uint64_t q = w ^ (ones * '"'), bs = w ^ (ones * '\\');
+        /* "has a zero byte" / "has a byte < 0x20" tests; they can flag a
+         * clean word (never miss a dirty one), which only costs the slow path. */
+        uint64_t hit = ((w - ones * 0x20) | (q - ones) | (bs - ones)) & ~(w & q & bs) & highs;
+        if (hit) break;
+    }
+    for (; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
         if (c >= 0x20 && c != '"' && c != '\\') continue;
         kf_buf_append(b, s + run, i - run);

@@ -135,3 +135,25 @@ Test(date, dates_are_not_money_or_phones) {
     cr_expect_str_eq(e[1].type, "money");
     cr_expect_eq(e[1].start, 5);
 }
+
+/* Digit-free ASCII messages skip the scan unless a word starts with the first
+ * three letters of a date word (may_hold_date): each English form without
+ * digits, in capitals, after punctuation, after tabs and line breaks, and
+ * with the word count spelled out, must still be found. */
+Test(date, digit_free_forms_pass_the_prefilter) {
+    static const char *const yes[] = {
+        "JANUARY first? no: January", "(tonight)", "pay it TODAY.", "\"yesterday\"", "the\tday\nafter tomorrow",
+        "day before yesterday", "next\nThursday", "coming sat", "last TUES", "this wed", "in a week",
+        "in ten days", "a week ago", "two weeks later", "one day from now", "since Sept", "by Dec.", NULL};
+    for (int i = 0; yes[i]; i++) {
+        kf_ent_t e[16];
+        int n = extract_all(NULL, yes[i], e, 16), dates = 0;
+        for (int k = 0; k < n; k++) dates += !strcmp(e[k].type, "date");
+        if (strstr(yes[i], "January") || strstr(yes[i], "Sept") || strstr(yes[i], "Dec."))
+            cr_expect_eq(dates, 0, "%s: a bare month name is no date", yes[i]);
+        else
+            cr_expect_eq(dates, 1, "%s: %d dates", yes[i], dates);
+    }
+    expect_none("I need money for my monthly fees", "date");
+    expect_none("declined on saturdays", "date");
+}

@@ -8,6 +8,7 @@
 
 #include "cli/csv.h"
 #include "nlu/classifier.h"
+#include "nlu/model.h"
 #include "nlu/nlu.h"
 
 static char path[64];
@@ -119,4 +120,48 @@ Test(nlu_model, missing_file) {
     cr_assert(strstr(err, "/nonexistent/dir/model.bin: No such file") != NULL, "%s", err);
     cr_assert_null(kf_nlu_model_load("/tmp", err, sizeof err));
     cr_assert(strstr(err, "not a regular file") != NULL, "%s", err);
+}
+
+/* kf_nlu_predict folds the softmax, the top-3 scan and (without an oos class)
+ * the scope decision into one pass; it must agree with the plain reference:
+ * kf_nlu_predict_probs, a sequential top 3 and kf_nlu_scope_conf. */
+Test(nlu_model, predict_matches_softmax_reference) {
+    kf_nlu_model_t *m = train_small();
+    FILE *f = fopen("tests/fixtures/nlu/small.csv", "r");
+    cr_assert_not_null(f);
+    char line[512], err[256];
+    int checked = 0;
+    size_t n = kf_nlu_model_n_labels(m);
+    float *pr = malloc(n * sizeof *pr);
+    while (fgets(line, sizeof line, f)) {
+        char *comma = strrchr(line, ',');
+        if (!comma) continue;
+        *comma = 0;
+        kf_nlu_result_t r;
+        cr_assert_eq(kf_nlu_predict(m, line, strlen(line), &r, err, sizeof err), 0, "%s", err);
+        cr_assert_eq(kf_nlu_predict_probs(m, line, strlen(line), pr, err, sizeof err), 0, "%s", err);
+        int top[3] = {-1, -1, -1};
+        for (size_t c = 0; c < n; c++)
+            for (int k = 0; k < 3; k++)
+                if (top[k] < 0 || pr[c] > pr[top[k]]) {
+                    for (int j = 2; j > k; j--) top[j] = top[j - 1];
+                    top[k] = (int)c;
+                    break;
+                }
+        cr_assert_eq(r.n_alts, n < 3 ? (int)n : 3);
+        for (int k = 0; k < r.n_alts; k++) {
+            cr_assert_str_eq(r.alts[k].intent, kf_nlu_model_label(m, (size_t)top[k]), "%s", line);
+            cr_assert(r.alts[k].confidence == pr[top[k]], "%s: %g vs %g", line, r.alts[k].confidence, pr[top[k]]);
+        }
+        cr_assert(r.confidence == pr[top[0]]);
+        /* small.csv has no oos rows: scope_conf is P(best) against the threshold */
+        uint32_t best;
+        float conf = kf_nlu_scope_conf(pr, pr, (uint32_t)n, KF_NLU_NO_CLASS, 1.0f, &best);
+        cr_assert(conf == pr[top[0]]);
+        checked++;
+    }
+    fclose(f);
+    free(pr);
+    cr_assert_gt(checked, 10);
+    kf_nlu_model_free(m);
 }
