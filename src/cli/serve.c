@@ -19,6 +19,7 @@
 #include "cli/serve_routing.h"
 #include "engine/intent.h"
 #include "http/auth.h"
+#include "http/routes_agent_conv.h"
 #include "http/routes_intent.h"
 #include "http/routes_ops.h"
 #include "http/routes_ws.h"
@@ -136,7 +137,9 @@ int kf_cli_serve(int argc, char **argv) {
         fprintf(stderr, "kefu: serve: %s\n", err);
         return 1;
     }
-    if ((app.conv && kf_routes_ws_register(app.conv, NULL) < 0) || kf_ops_build_openapi() < 0) {
+    if (app.conv) kf_conv_set_routing(app.conv, routing); /* handoffs now reach the queues */
+    if ((app.conv && kf_routes_ws_register(app.conv, NULL) < 0) ||
+        (app.conv && kf_routes_agent_conv_register(app.conv, routing, app.agent_auth) < 0) || kf_ops_build_openapi() < 0) {
         fprintf(stderr, "kefu: serve: start-up failed\n");
         return 1;
     }

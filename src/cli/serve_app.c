@@ -1,7 +1,8 @@
 /* serve_app.c — wiring of the conversation engine for `kefu serve` (see
  * serve_app.h): the bot folder and its FAQ, SQLite history in the data dir,
  * the in-process session store whose expiry ends conversations, the engine,
- * the REST routes, a readiness check and conversation metrics; agent
+ * the REST routes, a readiness check and conversation metrics; the
+ * in-process EventBus the engine publishes conversation events on; agent
  * accounts (agents.db in the data dir) and their sessions and routes, which
  * run with or without a bot. */
 #include "cli/serve_app.h"
@@ -17,6 +18,7 @@
 #include "http/routes_ops.h"
 #include "obs/log.h"
 #include "obs/metrics.h"
+#include "queue/bus.h"
 
 /* The expiry handler needs the engine, which needs the store: the store gets
  * this variable's address and the engine is put in it once made. */
@@ -120,8 +122,12 @@ int kf_serve_app_start(const kf_serve_app_config_t *cfg, kf_serve_app_t *app, ch
         return -1;
     }
     if (open_stores(cfg, app, err, errlen) < 0) return -1;
+    if (!(app->bus = kf_bus_mem_new(NULL))) {
+        snprintf(err, errlen, "event bus: out of memory");
+        return -1;
+    }
     kf_conv_config_t cc = {.bot = app->bot, .kb = app->kb, .history = app->history, .sessions = app->sessions,
-                           .webhook_override = cfg->webhook_override};
+                           .webhook_override = cfg->webhook_override, .bus = app->bus};
     if (!(app->conv = kf_conv_new(&cc, e, sizeof e))) {
         snprintf(err, errlen, "%s", e);
         return -1;
@@ -153,5 +159,12 @@ void kf_serve_app_stop(kf_serve_app_t *app) {
     kf_agents_destroy(app->agents);
     kf_kb_free(app->kb);
     kf_bot_free(app->bot);
+    if (app->bus) {
+        kf_bus_stats_t bs;
+        kf_bus_stats(app->bus, &bs);
+        /* A subscription left by a connection the server never closed would
+         * touch a freed bus: keeping it (the process is ending) is the lesser harm. */
+        if (!bs.subscribers) kf_bus_destroy(app->bus);
+    }
     memset(app, 0, sizeof *app);
 }

@@ -27,6 +27,7 @@ typedef struct {
     kf_history_t *history;
     kf_session_store_t *sessions;
     kf_conv_t *conv;              /* the engine the channels (REST, WebSocket) share */
+    struct kf_bus *bus;           /* in-process EventBus: conversation, skill and agent events */
     kf_agents_t *agents;          /* agent accounts: agents.db in the data dir */
     kf_agent_auth_t *agent_auth;  /* agent sessions and presence */
 } kf_serve_app_t;

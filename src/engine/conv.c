@@ -29,6 +29,7 @@ const char *kf_conv_strerror(int code) {
     case KF_CONV_NOTFOUND: return "no such conversation";
     case KF_CONV_CLOSED: return "the conversation has ended";
     case KF_CONV_SHUTDOWN: return "the engine is stopping";
+    case KF_CONV_STATE: return "the conversation is not in a state for this";
     default: return "unknown error";
     }
 }
@@ -64,6 +65,7 @@ static void fail_posted(void *arg) {
 }
 
 void kf_conv_job_fail(kf_conv_job_t *job, int status, const char *error) {
+    kf_conv_ho_undo(job); /* enqueued, but the notice was never stored */
     if (kf_conv_inline && job->kind != KF_CONV_JOB_CREATE) {
         job->fail_status = status;
         free(job->fail_error);
@@ -78,6 +80,7 @@ void kf_conv_job_fail(kf_conv_job_t *job, int status, const char *error) {
 
 void kf_conv_run_job(kf_conv_job_t *job) {
     if (job->kind == KF_CONV_JOB_CLOSE) kf_conv_run_close(job);
+    else if (job->kind == KF_CONV_JOB_AGENT) kf_conv_run_agent(job);
     else kf_conv_run_message(job);
 }
 
@@ -105,6 +108,13 @@ static int submit(kf_conv_t *c, kf_conv_job_t *job) {
     return rc;
 }
 
+kf_conv_job_t *kf_conv_job_new(kf_conv_t *c, kf_conv_job_kind_t kind, const char *conv_id, kf_loop_t *loop,
+                               kf_conv_done_fn fn, void *ud) {
+    return job_new(c, kind, conv_id, loop, fn, ud);
+}
+
+int kf_conv_submit(kf_conv_t *c, kf_conv_job_t *job) { return submit(c, job); }
+
 /* ---- messages ----------------------------------------------------------- */
 
 int kf_conv_valid_client_id(const char *s) {
@@ -120,7 +130,7 @@ int kf_conv_valid_client_id(const char *s) {
 }
 
 /* Code points of valid UTF-8 without NUL, or -1. */
-static long utf8_count(const char *s, size_t len) {
+long kf_conv_utf8_count(const char *s, size_t len) {
     const unsigned char *p = (const unsigned char *)s;
     long n = 0;
     for (size_t i = 0; i < len; n++) {
@@ -137,7 +147,7 @@ static long utf8_count(const char *s, size_t len) {
 int kf_conv_message(kf_conv_t *c, const char *conv_id, const char *text, size_t len, const char *client_msg_id,
                     kf_loop_t *loop, kf_conv_done_fn fn, void *ud) {
     if (!c || !fn || !loop || !text || !kf_history_valid_id(conv_id)) return KF_CONV_INVALID;
-    long cps = utf8_count(text, len);
+    long cps = kf_conv_utf8_count(text, len);
     if (cps < 1 || cps > KF_CONV_MAX_TEXT) return KF_CONV_INVALID;
     if (client_msg_id && !kf_conv_valid_client_id(client_msg_id)) return KF_CONV_INVALID;
     if (atomic_load(&c->stopping)) return KF_CONV_SHUTDOWN;
@@ -165,6 +175,7 @@ static void on_closed(const kf_history_result_t *hr, void *ud) {
         return;
     }
     if (!hr->was_ended) KF_CONV_COUNT(c, conversations_closed);
+    kf_conv_ho_forget(c, job->conv_id); /* a customer who leaves stops waiting (or frees the agent) */
     /* After the commit: a message queued behind this close finds no session
      * and answers CLOSED.  A delete of an absent session is no error. */
     kf_session_del_async(c->sessions, job->conv_id, NULL, NULL);
@@ -183,7 +194,7 @@ void kf_conv_run_close(kf_conv_job_t *job) {
 int kf_conv_close(kf_conv_t *c, const char *conv_id, int csat, const char *comment, kf_loop_t *loop,
                   kf_conv_done_fn fn, void *ud) {
     if (!c || !fn || !loop || !kf_history_valid_id(conv_id) || csat < 0 || csat > 5) return KF_CONV_INVALID;
-    if (comment && utf8_count(comment, strlen(comment)) < 0) return KF_CONV_INVALID;
+    if (comment && kf_conv_utf8_count(comment, strlen(comment)) < 0) return KF_CONV_INVALID;
     if (atomic_load(&c->stopping)) return KF_CONV_SHUTDOWN;
     kf_conv_job_t *job = job_new(c, KF_CONV_JOB_CLOSE, conv_id, loop, fn, ud);
     if (!job || (comment && !(job->comment = strdup(comment)))) {
@@ -298,6 +309,7 @@ void kf_conv_session_expired(const kf_session_t *s, kf_session_end_t reason, voi
     if (kf_history_close(c->history, s->id, KF_HISTORY_EXPIRED, 0, NULL, (kf_history_cb_t){0}, err, sizeof err) ==
         KF_HISTORY_OK)
         KF_CONV_COUNT(c, conversations_expired);
+    kf_conv_ho_forget(c, s->id);
 }
 
 static void *housekeeping(void *arg) {
@@ -321,7 +333,7 @@ kf_conv_t *kf_conv_new(const kf_conv_config_t *cfg, char *err, size_t errlen) {
         return NULL;
     }
     kf_conv_t *c = calloc(1, sizeof *c);
-    if (!c || !(c->mbox = kf_conv_mailbox_new()) ||
+    if (!c || !(c->mbox = kf_conv_mailbox_new()) || kf_conv_ho_init(c, cfg) < 0 ||
         (cfg->webhook_override && !(c->webhook_override = strdup(cfg->webhook_override)))) {
         snprintf(err, errlen, "conversation engine: out of memory");
         kf_conv_free(c);
@@ -360,6 +372,7 @@ void kf_conv_free(kf_conv_t *c) {
     /* A completion still to come would find freed memory: leaking is the lesser harm. */
     if (atomic_load(&c->inflight) > 0) return;
     kf_conv_mailbox_free(c->mbox);
+    kf_conv_ho_free(c);
     free(c->webhook_override);
     free(c);
 }

@@ -38,6 +38,8 @@
 typedef struct kf_loop kf_loop_t;
 typedef struct kf_kb kf_kb_t;
 typedef struct kf_conv kf_conv_t;
+typedef struct kf_bus kf_bus_t;
+typedef struct kf_routing kf_routing_t;
 
 /* Outcomes (completion status, or the return of a call that failed at once). */
 enum {
@@ -49,6 +51,7 @@ enum {
     KF_CONV_NOTFOUND = -5,   /* no such conversation (HTTP 404) */
     KF_CONV_CLOSED = -6,     /* the conversation has ended (closed or expired) (HTTP 409) */
     KF_CONV_SHUTDOWN = -7,   /* the engine is stopping (HTTP 503) */
+    KF_CONV_STATE = -8,      /* not in a routing state that allows it: not waiting, not that agent's (HTTP 409) */
 };
 const char *kf_conv_strerror(int code);
 
@@ -66,6 +69,9 @@ typedef struct {
     double intent_min_confidence; /* 0 = the bot's threshold "intent" or 0.5 */
     const char *webhook_override; /* NULL, or a URL every flow webhook goes to instead of bot.yml's (tests, staging) */
     unsigned sweep_interval_ms;   /* how often expired sessions are swept; 0 = 1000 */
+    kf_bus_t *bus;                /* NULL: no events (engine/conv_handoff.c lists them) */
+    kf_routing_t *routing;        /* NULL: a handoff is only reported (handoff_skill); see kf_conv_set_routing */
+    double avg_handle_s;          /* the estimated wait is position x this; 0 = 180 s */
 } kf_conv_config_t;
 
 kf_conv_t *kf_conv_new(const kf_conv_config_t *cfg, char *err, size_t errlen);
@@ -134,5 +140,50 @@ typedef struct {
     uint64_t conversations_started, conversations_closed, conversations_expired;
 } kf_conv_stats_t;
 void kf_conv_stats(kf_conv_t *c, kf_conv_stats_t *out);
+
+/* ---- human handoff (conv_handoff.c, conv_agent.c) -------------------------
+ * With a router, a handoff (the customer asks for a human, a flow's handoff
+ * step, the two-miss offer taken, an intent of the routing config's
+ * human_intents such as complaint) enqueues the conversation with the
+ * routing policy's priority and stores a system message with the queue
+ * position and an estimated wait (position x avg_handle_s).  While the
+ * router holds the conversation (waiting, offered or assigned) the bot is
+ * silent: customer messages are stored, acked and published, never answered.
+ * The router is the one record of that state (in memory, like the sessions).
+ *
+ * Events on the bus (JSON): every stored message on conv:<id> as
+ * {"type":"message","conversation_id","seq","from","text","quick_replies","created_at"};
+ * {"type":"queue","conversation_id","skill","position","eta_s"} on conv:<id>
+ * and skill:<skill> at enqueue and whenever a waiting customer's position
+ * changes (an assignment, a hand-back, a transfer or a close ahead of them);
+ * {"type":"assigned","conversation_id"} on agent:<id>;
+ * {"type":"ended","conversation_id","status":"closed"} on conv:<id> when an agent closes.
+ *
+ * The calls below run in the conversation's order like kf_conv_message;
+ * each stores one message (its seq in ack_seq, the message in replies[0]). */
+
+/* The router, when it is made after the engine (kefu serve).  Call before
+ * any channel uses the engine. */
+void kf_conv_set_routing(kf_conv_t *c, kf_routing_t *routing);
+kf_bus_t *kf_conv_bus(kf_conv_t *c);
+
+/* agent_id takes the conversation (it must be waiting or offered to them):
+ * system message "Agent <name> joined". */
+int kf_conv_assign(kf_conv_t *c, const char *conv_id, const char *agent_id, const char *agent_name, kf_loop_t *loop,
+                   kf_conv_done_fn fn, void *ud);
+/* A message from the assigned agent (agent_id NULL or "": an admin, any
+ * assigned agent's conversation).  Stored with sender AGENT. */
+int kf_conv_agent_message(kf_conv_t *c, const char *conv_id, const char *agent_id, const char *text, size_t len,
+                          kf_loop_t *loop, kf_conv_done_fn fn, void *ud);
+/* The bot takes over again (from waiting or assigned): system message. */
+int kf_conv_hand_back(kf_conv_t *c, const char *conv_id, kf_loop_t *loop, kf_conv_done_fn fn, void *ud);
+/* To another skill's queue (skill) or offered to one agent (agent_id); the
+ * id, and so the transcript, stays.  System message. */
+int kf_conv_transfer(kf_conv_t *c, const char *conv_id, const char *skill, const char *agent_id, kf_loop_t *loop,
+                     kf_conv_done_fn fn, void *ud);
+/* The agent ends the conversation: a system message asking for a rating,
+ * status CLOSED, and an "ended" event (the widget shows its 1-5 rating,
+ * which kf_conv_close then records). */
+int kf_conv_agent_close(kf_conv_t *c, const char *conv_id, kf_loop_t *loop, kf_conv_done_fn fn, void *ud);
 
 #endif

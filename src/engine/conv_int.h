@@ -5,6 +5,8 @@
  *   conv_pipeline.c one customer message: dedup, session, NLU, dialogue,
  *                   webhook, one history append, the completion
  *   conv_reply.c    choosing and rendering the bot's answer, language detection
+ *   conv_handoff.c  handoff into the router, queue notices and positions, events
+ *   conv_agent.c    agent jobs: assign, message, hand back, transfer, close
  *
  * A job is one call (message or close) waiting for or going through its
  * conversation's turn.  Every step of a job after the first runs on the
@@ -23,13 +25,17 @@
 #define KF_CONV_STRIPES 64
 #define KF_CONV_MAX_ENTS 16
 
-typedef enum { KF_CONV_JOB_MESSAGE = 1, KF_CONV_JOB_CLOSE, KF_CONV_JOB_CREATE } kf_conv_job_kind_t;
+typedef enum { KF_CONV_JOB_MESSAGE = 1, KF_CONV_JOB_CLOSE, KF_CONV_JOB_CREATE, KF_CONV_JOB_AGENT } kf_conv_job_kind_t;
+
+/* What an agent job does (conv_agent.c). */
+typedef enum { KF_CONV_ACT_ASSIGN = 1, KF_CONV_ACT_MESSAGE, KF_CONV_ACT_HANDBACK, KF_CONV_ACT_TRANSFER, KF_CONV_ACT_CLOSE } kf_conv_act_t;
 
 /* One reply being built: text owned, quick replies the bot's (or static). */
 typedef struct {
     char *text;
     const kf_bot_quick_reply_t *qr;
     size_t n_qr;
+    int system; /* stored with sender SYSTEM (the queue notice), not BOT */
 } kf_conv_out_t;
 
 typedef struct kf_conv_job kf_conv_job_t;
@@ -74,6 +80,14 @@ struct kf_conv_job {
     int64_t dup_seq;
     int fail_status;
     char *fail_error;
+    /* handoff (conv_handoff.c): set once the router holds the conversation */
+    int queued;
+    size_t queue_pos;
+    char queue_skill[48];
+    /* agent jobs (conv_agent.c) */
+    kf_conv_act_t act;
+    char agent_id[64];
+    char target_skill[48];
 };
 
 struct kf_conv {
@@ -90,6 +104,11 @@ struct kf_conv {
      * dropped: from then on no session's filter is trusted (conv_pipeline.c). */
     atomic_int seen_distrust;
     struct kf_conv_mailbox *mbox;
+    /* handoff (conv_handoff.c) */
+    kf_bus_t *bus;
+    kf_routing_t *routing;
+    double avg_handle_s;
+    struct kf_conv_waiting *waiting; /* who is told their queue position */
     /* housekeeping thread: sweeps the session store */
     pthread_t hk_thread;
     atomic_int hk_stop;
@@ -127,6 +146,41 @@ void kf_conv_run_close(kf_conv_job_t *job);
 void kf_conv_job_fail(kf_conv_job_t *job, int status, const char *error);
 /* Calls the completion and releases the job (status OK or not). */
 void kf_conv_job_finish(kf_conv_job_t *job, const kf_conv_result_t *r);
+
+/* conv_handoff.c */
+int kf_conv_ho_init(kf_conv_t *c, const kf_conv_config_t *cfg);
+void kf_conv_ho_free(kf_conv_t *c);
+/* 1 while the router holds the conversation: the bot stays silent. */
+int kf_conv_ho_active(kf_conv_t *c, const char *conv_id);
+/* Before the commit: a handoff asked for (or an intent that always goes to
+ * a person) is enqueued and the queue notice added to job->out.  -1: no memory. */
+int kf_conv_ho_enqueue(kf_conv_job_t *job);
+/* The conversation ended (closed by the customer, expired): out of the router. */
+void kf_conv_ho_forget(kf_conv_t *c, const char *conv_id);
+/* A job failed after enqueueing: the customer leaves the queue again. */
+void kf_conv_ho_undo(kf_conv_job_t *job);
+/* After the commit: the job's messages and queue position as events. */
+void kf_conv_ho_publish_job(kf_conv_job_t *job);
+void kf_conv_ho_publish_msg(kf_conv_t *c, const char *conv_id, const kf_conv_msg_t *m);
+void kf_conv_ho_publish(kf_conv_t *c, const char *kind, const char *id, const char *json);
+/* Someone left a queue or was assigned: tells every waiting customer whose position changed. */
+void kf_conv_ho_queue_moved(kf_conv_t *c);
+/* Starts following conv_id's position (it was just enqueued or transferred to a queue). */
+void kf_conv_ho_track(kf_conv_t *c, const char *conv_id, const char *skill, size_t pos);
+/* The notice "You are being connected..." in lang, into out. */
+void kf_conv_ho_notice(kf_conv_t *c, const char *lang, const char *skill, size_t pos, char *out, size_t n);
+int64_t kf_conv_ho_eta_s(kf_conv_t *c, size_t pos);
+
+/* conv.c: for the other kinds of job */
+kf_conv_job_t *kf_conv_job_new(kf_conv_t *c, kf_conv_job_kind_t kind, const char *conv_id, kf_loop_t *loop,
+                               kf_conv_done_fn fn, void *ud);
+/* Queues a job; on refusal frees it and returns the code (fn never runs). */
+int kf_conv_submit(kf_conv_t *c, kf_conv_job_t *job);
+/* Code points of valid UTF-8 without NUL, or -1. */
+long kf_conv_utf8_count(const char *s, size_t len);
+
+/* conv_agent.c */
+void kf_conv_run_agent(kf_conv_job_t *job);
 
 /* conv_reply.c */
 /* "zh" for Han script, "en" for Latin words, else NULL (no signal: keep the session's). */

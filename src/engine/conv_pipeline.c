@@ -202,13 +202,15 @@ static void finish_committed(kf_conv_job_t *job) {
     kf_conv_t *c = job->c;
     kf_conv_msg_t replies[KF_CONV_MAX_REPLIES];
     for (size_t i = 0; i < job->n_out; i++)
-        replies[i] = (kf_conv_msg_t){job->seqs[i + 1], KF_HISTORY_BOT, job->out[i].text, job->out[i].qr,
-                                     job->out[i].n_qr, job->created_ms};
+        replies[i] = (kf_conv_msg_t){job->seqs[i + 1], job->out[i].system ? KF_HISTORY_SYSTEM : KF_HISTORY_BOT,
+                                     job->out[i].text, job->out[i].qr, job->out[i].n_qr, job->created_ms};
     kf_conv_result_t r = {.status = KF_CONV_OK, .error = "", .conv_id = job->conv_id, .ack_seq = job->seqs[0],
                           .lang = job->lang, .intent = job->intent[0] ? job->intent : NULL,
                           .confidence = job->confidence, .entities_json = job->entities_json,
                           .handoff_skill = job->handoff_skill, .replies = replies, .n_replies = job->n_out};
     atomic_fetch_add_explicit(&c->st.replies, job->n_out, memory_order_relaxed);
+    kf_conv_ho_publish_job(job); /* delivered later, on each subscriber's loop: after this completion */
+    job->queued = 0;            /* stored: a failure from here on no longer undoes the enqueue */
     kf_conv_job_finish(job, &r);
 }
 
@@ -251,6 +253,7 @@ static void on_appended(const kf_history_result_t *hr, void *ud) {
          * session's filter lost its bits): the session gets them, so a
          * further resend reads history before anything is processed. */
         job->dup_seq = hr->acks[0].seq;
+        kf_conv_ho_undo(job); /* this attempt's queue notice was not stored */
         job->after_seen = duplicate_seen;
         seen_repair(job);
         return;
@@ -268,7 +271,8 @@ static void commit(kf_conv_job_t *job) {
                                  .intent = job->intent[0] ? job->intent : NULL, .confidence = job->confidence,
                                  .entities_json = job->entities_json, .created_at_ms = now};
     for (size_t i = 0; i < job->n_out; i++)
-        msgs[i + 1] = (kf_history_msg_t){.sender = KF_HISTORY_BOT, .text = job->out[i].text, .created_at_ms = now};
+        msgs[i + 1] = (kf_history_msg_t){.sender = job->out[i].system ? KF_HISTORY_SYSTEM : KF_HISTORY_BOT,
+                                         .text = job->out[i].text, .created_at_ms = now};
     char err[200];
     kf_history_cb_t cb = {job->loop, on_appended, job};
     int rc = kf_history_append(job->c->history, job->conv_id, msgs, 1 + job->n_out, KF_HISTORY_STOP_AT_DUPLICATE, cb, err,
@@ -325,6 +329,10 @@ static void after_dialogue(kf_conv_job_t *job, const char *flow_before, int rc) 
         return;
     }
     if (job->answered_by_flow) job->misses = 0;
+    if (kf_conv_ho_enqueue(job) < 0) {
+        kf_conv_job_fail(job, KF_CONV_NOMEM, "out of memory while handing off");
+        return;
+    }
     const char *flow_after = kf_dlg_active_flow(job->dlg);
     if (flow_after && flow_after != flow_before) KF_CONV_COUNT(job->c, flows_started);
     commit(job);
@@ -376,6 +384,10 @@ static void process(kf_conv_job_t *job) {
     job->entities_json = kf_conv_entities_json(job->text, job->ents, job->n_ents);
     if (!job->masked || !job->entities_json) {
         kf_conv_job_fail(job, KF_CONV_NOMEM, "out of memory");
+        return;
+    }
+    if (kf_conv_ho_active(c, job->conv_id)) { /* a person has it: stored and published, not answered */
+        commit(job);
         return;
     }
     kf_dlg_input_t in = {job->intent[0] ? job->intent : NULL, job->confidence, job->out_of_scope, job->ents,

@@ -118,6 +118,7 @@ static void on_closed(kf_ws_t *ws) {
     kf_wschat_conn_t *c = kf_ws_data(ws);
     h2o_linklist_unlink(&c->link);
     c->ws = NULL;
+    kf_wschat_unsubscribe(c); /* on this loop, so no event reaches c after this */
     kf_wschat_unref(c);
 }
 

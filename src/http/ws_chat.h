@@ -3,6 +3,8 @@
  *   routes_ws.c      the route, connection lifetime, keep-alive sweep, settings
  *   ws_chat_in.c     client frames in: parse, validate, call the engine, completions
  *   ws_chat_out.c    server frames out: JSON writers, replay, slow-reader bound
+ *   ws_chat_events.c the conversation's events (agent and system messages,
+ *                    queue positions, an agent's close) pushed to the customer
  *
  * Everything about one connection happens on the server thread that accepted
  * it (engine completions are posted back to that thread's loop), so the
@@ -42,6 +44,7 @@ typedef struct kf_wschat_conn {
     uint8_t ended_sent;
     uint16_t pongs_owed;       /* pings answered once the engine calls before them complete */
     char conv_id[KF_HISTORY_ID_LEN + 1];
+    struct kf_bus_sub *sub;    /* conv:<id> on the EventBus, from hello until the socket closes */
 } kf_wschat_conn_t;
 
 typedef struct {
@@ -72,6 +75,11 @@ void kf_wschat_unref(kf_wschat_conn_t *c);
 
 /* routes_ws.c → ws_chat_in.c: one client message. */
 void kf_wschat_on_frame(kf_wschat_conn_t *c, const char *data, size_t len, int binary);
+
+/* ws_chat_events.c: follow c->conv_id's events (after a hello succeeded;
+ * a second call does nothing) and stop (the close path, on this loop). */
+void kf_wschat_subscribe(kf_wschat_conn_t *c);
+void kf_wschat_unsubscribe(kf_wschat_conn_t *c);
 
 /* ws_chat_out.c.  Every sender returns 0, or -1 when the connection is gone,
  * closing, or has just been dropped as a slow reader (stop sending then). */

@@ -108,6 +108,7 @@ static void on_created(const kf_conv_result_t *r, void *ud) {
         c->seen_seq = 0; /* the greeting follows as replies */
         int rc = kf_wschat_send_welcome(c, last, 0);
         for (size_t i = 0; i < r->n_replies && rc == 0; i++) rc = kf_wschat_send_reply(c, &r->replies[i]);
+        if (rc == 0) kf_wschat_subscribe(c);
     }
     pending_end(p);
 }
@@ -156,7 +157,12 @@ static void hello_attach(kf_wschat_conn_t *c, const char *id, const cJSON *resum
     }
     kf_history_conv_t hc;
     char err[256];
+    /* Following the events before reading: a message stored in between is
+     * then either in the read or delivered after it (deduplicated by seq). */
+    memcpy(c->conv_id, id, KF_HISTORY_ID_LEN + 1);
+    kf_wschat_subscribe(c);
     int rc = kf_history_get(kf_conv_history(kf_wschat_cfg.conv), id, &hc, err, sizeof err);
+    if (rc != KF_HISTORY_OK) kf_wschat_unsubscribe(c);
     if (rc == KF_HISTORY_NOTFOUND) {
         kf_wschat_send_error(c, "not_found", "no such conversation", NULL);
         return;
@@ -222,6 +228,7 @@ static void on_replied(const kf_conv_result_t *r, void *ud) {
          * unless the first attempt was still being committed when this
          * connection's resume read the history; then they go out now, once. */
         int rc = kf_wschat_send_ack(c, p->client_msg_id, r->ack_seq, r->duplicate);
+        if (r->ack_seq > c->seen_seq) c->seen_seq = r->ack_seq; /* its event is not echoed back */
         for (size_t i = 0; i < r->n_replies && rc == 0; i++) rc = kf_wschat_send_reply(c, &r->replies[i]);
         if (rc == 0 && !r->duplicate && r->handoff_skill) kf_wschat_send_handoff(c, r->handoff_skill);
     }

@@ -252,14 +252,17 @@ test('FAQ answers in English and Chinese', async () => {
 });
 
 test('asking for a human, in English and Chinese: the offer and the handoff notice', async () => {
-  const { context, page } = await open();
-  await say(page, 'I want to talk to a person');
-  await botSays(page, 'colleague'); // the demo bot has two wordings
-  await page.locator('#log .note', { hasText: 'Connecting you with a colleague (general)' }).waitFor({ timeout: T });
-  await say(page, '我要人工客服');
-  await botSays(page, '同事');
-  await page.waitForFunction(() => document.querySelectorAll('#log .note').length === 2, null, { timeout: T });
-  await context.close();
+  // Two conversations: once queued for a person the bot stays silent.
+  const en = await open();
+  await say(en.page, 'I want to talk to a person');
+  await botSays(en.page, 'colleague'); // the demo bot has two wordings
+  await en.page.locator('#log .note', { hasText: 'Connecting you with a colleague (general)' }).waitFor({ timeout: T });
+  await en.context.close();
+  const zh = await open();
+  await say(zh.page, '我要人工客服');
+  await botSays(zh.page, '同事');
+  await zh.page.waitForFunction(() => document.querySelectorAll('#log .note').length === 1, null, { timeout: T });
+  await zh.context.close();
 });
 
 test('an XSS payload is shown as text, never run', async () => {

@@ -323,17 +323,33 @@ def test_block_card_confirmed_calls_the_backend(start_kefu, card_backend, langua
         ws.close()
 
 
+def queued(ws, ack, frames):
+    """A handoff's turn without its queue frame, which is pushed from the event bus
+    after the answers: before the turn's pong or just after it."""
+    rest = [f for f in frames if f["type"] != "queue"]
+    if len(rest) == len(frames):
+        assert ws.recv()["type"] == "queue"
+    return ack, rest
+
+
 def test_handoff_frames(start_kefu):
     # the card backend is down (nothing listens on port 1): the flow hands off to the cards team
     kefu = start_kefu("--webhook-override", "http://127.0.0.1:1/block")
     ws = Chat(kefu)
     try:
         ws.start()
-        _, r = ws.turn("I want to talk to a human", "h1")
+        _, r = queued(ws, *ws.turn("I want to talk to a human", "h1"))
         assert replies(r) and r[-1] == {"type": "handoff", "skill": "general"}
+        # queued (test_handoff.py has the rest): the bot is silent from now on,
+        # so the flow runs in a second conversation
+    finally:
+        ws.close()
+    ws = Chat(kefu)
+    try:
+        ws.start()
         ws.turn("I lost my card", "h2")
         ws.turn("1234", "h3")
-        _, r = ws.turn("/affirm", "h4")
+        _, r = queued(ws, *ws.turn("/affirm", "h4"))
         assert replies(r) and r[-1] == {"type": "handoff", "skill": "cards"}
         # a resend is acked, and neither its replies nor its handoff come again
         ack, r = ws.turn("/affirm", "h4")
