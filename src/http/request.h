@@ -37,7 +37,7 @@ struct kf_req {
     char request_id[65];
     uint64_t start_ns;
     int responded;
-    int deferred; /* the handler answers later, from a completion on this thread (kf_http_defer) */
+    int deferred; /* the handler answers later, from a completion on this thread (kf_http_later) */
 };
 
 /* Raw text of a path parameter, or NULL. */
@@ -58,11 +58,21 @@ void kf_http_send_validation(kf_req_t *r, cJSON *errors);
 /* Adds a response header (name must be lowercase, both strings must outlive the request). */
 void kf_http_add_header(kf_req_t *r, const char *name, const char *value);
 
-/* Says the handler will answer after it returns, from a completion running on
- * this request's thread; the router then does not answer 500 for it.  The
- * h2o request may be disposed first (the client went away): the handler must
- * watch for that (e.g. a dispose hook on r->h2o->pool) before answering. */
-static inline void kf_http_defer(kf_req_t *r) { r->deferred = 1; }
+/* Answering later.  A handler that starts asynchronous work calls
+ * kf_http_later(r) and gives the handle to the work's completion, which must
+ * run on this request's thread.  h2o may dispose the request first (the
+ * client went away): the handle then says so (kf_http_later_req returns
+ * NULL) and the completion only lets go.  The router no longer answers 500
+ * for a handler that returned without answering.  Either side may answer at
+ * once when the work cannot start (then call kf_http_later_done for the
+ * completion that will never run). */
+typedef struct kf_http_later kf_http_later_t;
+/* NULL when out of memory: nothing is deferred, answer now. */
+kf_http_later_t *kf_http_later(kf_req_t *r);
+/* The request to answer, or NULL when h2o has disposed it. */
+kf_req_t *kf_http_later_req(const kf_http_later_t *l);
+/* Lets go of the completion's share; call it exactly once. */
+void kf_http_later_done(kf_http_later_t *l);
 
 /* Records an answer h2o sent by itself (the WebSocket 101) in metrics and the access log. */
 void kf_http_record_status(kf_req_t *r, int status);

@@ -153,6 +153,38 @@ void kf_http_flush_writes(void) {
     Q.n = 0;
 }
 
+/* ---- answering later (request.h) ----
+ * The handle is shared by the request's pool (until h2o disposes it) and
+ * the completion; both run on the request's thread, so a plain count does. */
+struct kf_http_later {
+    kf_req_t *r;
+    int refs;
+};
+
+static void later_unref(kf_http_later_t *l) {
+    if (--l->refs == 0) free(l);
+}
+
+static void later_disposed(void *v) {
+    kf_http_later_t *l = *(kf_http_later_t **)v;
+    l->r = NULL;
+    later_unref(l);
+}
+
+kf_http_later_t *kf_http_later(kf_req_t *r) {
+    kf_http_later_t *l = malloc(sizeof *l);
+    if (!l) return NULL;
+    *l = (kf_http_later_t){r, 2};
+    kf_http_later_t **slot = h2o_mem_alloc_shared(&r->h2o->pool, sizeof *slot, later_disposed);
+    *slot = l;
+    r->deferred = 1;
+    return l;
+}
+
+kf_req_t *kf_http_later_req(const kf_http_later_t *l) { return l->r; }
+
+void kf_http_later_done(kf_http_later_t *l) { later_unref(l); }
+
 void kf_http_send_static(kf_req_t *r, int status, const char *content_type, const char *body, size_t len) {
     start(r, status, content_type, len);
     if (Q.on && r->h2o->version < 0x200 && enqueue(r->h2o, body, len) == 0) return;

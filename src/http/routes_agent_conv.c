@@ -54,30 +54,6 @@ static const kf_response_t act_res[] = {
 
 /* ---- answers ---- */
 
-typedef struct {
-    kf_req_t *r;
-    int refs;
-} pending_t;
-
-static void pending_unref(pending_t *p) {
-    if (--p->refs == 0) free(p);
-}
-
-static void on_pool_dispose(void *v) {
-    pending_t *p = *(pending_t **)v;
-    p->r = NULL; /* the client went away: the completion answers nobody */
-    pending_unref(p);
-}
-
-static pending_t *pending_new(kf_req_t *r) {
-    pending_t *p = malloc(sizeof *p);
-    if (!p) return NULL;
-    *p = (pending_t){r, 2};
-    pending_t **slot = h2o_mem_alloc_shared(&r->h2o->pool, sizeof *slot, on_pool_dispose);
-    *slot = p;
-    return p;
-}
-
 static void send_error(kf_req_t *r, int code, const char *msg) {
     switch (code) {
     case KF_CONV_NOTFOUND: kf_http_send_error(r, 404, "Not Found: no such conversation"); return;
@@ -95,32 +71,32 @@ static void send_error(kf_req_t *r, int code, const char *msg) {
 }
 
 static void on_done(const kf_conv_result_t *res, void *ud) {
-    pending_t *p = ud;
-    if (p->r && res->status != KF_CONV_OK) {
-        send_error(p->r, res->status, res->error);
-    } else if (p->r) {
+    kf_http_later_t *p = ud;
+    kf_req_t *r = kf_http_later_req(p);
+    if (r && res->status != KF_CONV_OK) {
+        send_error(r, res->status, res->error);
+    } else if (r) {
         cJSON *doc = cJSON_CreateObject();
         cJSON_AddStringToObject(doc, "conversation_id", res->conv_id);
         cJSON_AddNumberToObject(doc, "seq", (double)res->ack_seq);
         cJSON_AddStringToObject(doc, "text", res->n_replies ? res->replies[0].text : "");
-        kf_http_send_json(p->r, 200, doc);
+        kf_http_send_json(r, 200, doc);
     }
-    pending_unref(p);
+    kf_http_later_done(p);
 }
 
 /* Runs start (an engine call) with a pending answer; the engine's refusal is answered at once. */
-static void run(kf_req_t *r, int (*start)(kf_req_t *r, const char *id, const kf_agent_t *a, pending_t *p),
+static void run(kf_req_t *r, int (*start)(kf_req_t *r, const char *id, const kf_agent_t *a, kf_http_later_t *p),
                 const char *id, const kf_agent_t *a) {
-    pending_t *p = pending_new(r);
+    kf_http_later_t *p = kf_http_later(r);
     if (!p) {
         send_error(r, KF_CONV_NOMEM, NULL);
         return;
     }
-    kf_http_defer(r);
     int rc = start(r, id, a, p);
     if (rc != KF_CONV_OK) {
         send_error(r, rc, NULL);
-        pending_unref(p);
+        kf_http_later_done(p);
     }
 }
 
@@ -166,7 +142,7 @@ static int register_agent(const kf_agent_t *a) {
 
 /* ---- the routes ---- */
 
-static int start_accept(kf_req_t *r, const char *id, const kf_agent_t *a, pending_t *p) {
+static int start_accept(kf_req_t *r, const char *id, const kf_agent_t *a, kf_http_later_t *p) {
     return kf_conv_assign(engine, id, a->id, a->name, r->thread->loop, on_done, p);
 }
 
@@ -181,23 +157,23 @@ static void accept_conv(kf_req_t *r) {
     run(r, start_accept, cid->valuestring, &a);
 }
 
-static int start_message(kf_req_t *r, const char *id, const kf_agent_t *a, pending_t *p) {
+static int start_message(kf_req_t *r, const char *id, const kf_agent_t *a, kf_http_later_t *p) {
     const char *text = cJSON_GetObjectItemCaseSensitive(r->body, "text")->valuestring;
     const char *who = a->id[0] && a->role != KF_AGENT_ROLE_ADMIN ? a->id : NULL;
     return kf_conv_agent_message(engine, id, who, text, strlen(text), r->thread->loop, on_done, p);
 }
 
-static int start_handback(kf_req_t *r, const char *id, const kf_agent_t *a, pending_t *p) {
+static int start_handback(kf_req_t *r, const char *id, const kf_agent_t *a, kf_http_later_t *p) {
     (void)a;
     return kf_conv_hand_back(engine, id, r->thread->loop, on_done, p);
 }
 
-static int start_close(kf_req_t *r, const char *id, const kf_agent_t *a, pending_t *p) {
+static int start_close(kf_req_t *r, const char *id, const kf_agent_t *a, kf_http_later_t *p) {
     (void)a;
     return kf_conv_agent_close(engine, id, r->thread->loop, on_done, p);
 }
 
-static void on_conv(kf_req_t *r, int (*start)(kf_req_t *, const char *, const kf_agent_t *, pending_t *)) {
+static void on_conv(kf_req_t *r, int (*start)(kf_req_t *, const char *, const kf_agent_t *, kf_http_later_t *)) {
     kf_agent_t a;
     char id[KF_HISTORY_ID_LEN + 1];
     if (!caller(r, &a)) return;

@@ -99,32 +99,12 @@ static void too_many(kf_req_t *r, int64_t wait_ms, const char *msg) {
 
 /* ---- login ---- */
 
+/* A login in flight: the answer's handle and the throttling keys to charge. */
 typedef struct {
-    kf_req_t *r;  /* NULL once h2o disposed the request */
-    int refs;
+    kf_http_later_t *later;
     char id_key[KF_AGENT_ID_MAX + 8];
     char ip_key[64];
-} pending_t;
-
-static void pending_unref(pending_t *p) {
-    if (--p->refs == 0) free(p);
-}
-
-static void on_pool_dispose(void *v) {
-    pending_t *p = *(pending_t **)v;
-    p->r = NULL;
-    pending_unref(p);
-}
-
-static pending_t *pending_new(kf_req_t *r) {
-    pending_t *p = calloc(1, sizeof *p);
-    if (!p) return NULL;
-    p->r = r;
-    p->refs = 2;
-    pending_t **slot = h2o_mem_alloc_shared(&r->h2o->pool, sizeof *slot, on_pool_dispose);
-    *slot = p;
-    return p;
-}
+} login_t;
 
 static void client_key(kf_req_t *r, char *out, size_t len) {
     struct sockaddr_storage ss;
@@ -135,13 +115,13 @@ static void client_key(kf_req_t *r, char *out, size_t len) {
 }
 
 static void on_login(const kf_agent_auth_result_t *res, void *ud) {
-    pending_t *p = ud;
+    login_t *p = ud;
     if (res->status == KF_AGENT_AUTH_OK) kf_agent_auth_clear_failures(auth, p->id_key);
     else if (res->status == KF_AGENT_AUTH_DENIED) {
         kf_agent_auth_failed(auth, p->id_key, ID_FAILURES);
         kf_agent_auth_failed(auth, p->ip_key, IP_FAILURES);
     }
-    kf_req_t *r = p->r;
+    kf_req_t *r = kf_http_later_req(p->later);
     if (r && res->status == KF_AGENT_AUTH_OK) {
         int64_t max_age = (res->expires_at_ms - kf_agent_auth_now(auth) + 999) / 1000;
         set_cookie(r, res->token, max_age > 0 ? max_age : 0);
@@ -156,7 +136,8 @@ static void on_login(const kf_agent_auth_result_t *res, void *ud) {
     } else if (r) {
         kf_http_send_error(r, 500, "Internal Server Error: the agent store failed");
     }
-    pending_unref(p);
+    kf_http_later_done(p->later);
+    free(p);
 }
 
 static void login(kf_req_t *r) {
@@ -171,8 +152,9 @@ static void login(kf_req_t *r) {
         too_many(r, wait > wait_ip ? wait : wait_ip, "Too Many Requests: too many failed logins, retry later");
         return;
     }
-    pending_t *p = pending_new(r);
-    if (!p) {
+    login_t *p = malloc(sizeof *p);
+    if (!p || !(p->later = kf_http_later(r))) {
+        free(p);
         kf_http_send_error(r, 503, "Service Unavailable: out of memory");
         return;
     }
@@ -180,12 +162,11 @@ static void login(kf_req_t *r) {
     memcpy(p->ip_key, ip_key, sizeof ip_key);
     int rc = kf_agent_auth_login_async(auth, id, pw, kf_loop_current(), on_login, p);
     if (rc != KF_AGENT_AUTH_OK) {
-        p->refs--; /* the completion will never run */
+        kf_http_later_done(p->later); /* the completion will never run */
+        free(p);
         kf_http_add_header(r, "retry-after", "1");
         kf_http_send_error(r, 503, "Service Unavailable: too many logins in progress, retry shortly");
-        return;
     }
-    kf_http_defer(r);
 }
 
 /* ---- the logged-in agent ---- */

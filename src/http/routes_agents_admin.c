@@ -120,27 +120,12 @@ static int agent_from_body(kf_req_t *r, kf_agent_t *a) {
     return 0;
 }
 
-typedef struct {
-    kf_req_t *r; /* NULL once h2o disposed the request */
-    int refs;
-} pending_t;
-
-static void pending_unref(pending_t *p) {
-    if (--p->refs == 0) free(p);
-}
-
-static void on_pool_dispose(void *v) {
-    pending_t *p = *(pending_t **)v;
-    p->r = NULL;
-    pending_unref(p);
-}
-
 static void on_created(const kf_agent_auth_result_t *res, void *ud) {
-    pending_t *p = ud;
-    kf_req_t *r = p->r;
+    kf_http_later_t *p = ud;
+    kf_req_t *r = kf_http_later_req(p);
     char msg[320];
     if (!r) {
-        pending_unref(p); /* the client left: the account exists all the same */
+        kf_http_later_done(p); /* the client left: the account exists all the same */
         return;
     }
     if (res->status == KF_AGENT_AUTH_OK) kf_http_send_json(r, 201, kf_routes_agents_json(&res->agent));
@@ -149,7 +134,7 @@ static void on_created(const kf_agent_auth_result_t *res, void *ud) {
         snprintf(msg, sizeof msg, "Unprocessable Content: %s", res->error);
         kf_http_send_error(r, 422, msg);
     } else kf_http_send_error(r, 500, "Internal Server Error: the agent store failed");
-    pending_unref(p);
+    kf_http_later_done(p);
 }
 
 static void create(kf_req_t *r) {
@@ -162,22 +147,17 @@ static void create(kf_req_t *r) {
         kf_http_send_error(r, 422, msg);
         return;
     }
-    pending_t *p = calloc(1, sizeof *p);
+    kf_http_later_t *p = kf_http_later(r);
     if (!p) {
         kf_http_send_error(r, 503, "Service Unavailable: out of memory");
         return;
     }
-    *p = (pending_t){r, 2};
     const char *pw = cJSON_GetObjectItemCaseSensitive(r->body, "password")->valuestring;
     if (kf_agent_auth_create_async(auth, &a, pw, kf_loop_current(), on_created, p) != KF_AGENT_AUTH_OK) {
-        free(p);
+        kf_http_later_done(p); /* the completion will never run */
         kf_http_add_header(r, "retry-after", "1");
         kf_http_send_error(r, 503, "Service Unavailable: too many password hashes in progress, retry shortly");
-        return;
     }
-    pending_t **slot = h2o_mem_alloc_shared(&r->h2o->pool, sizeof *slot, on_pool_dispose);
-    *slot = p;
-    kf_http_defer(r);
 }
 
 /* ---- list, disable ---- */

@@ -2,10 +2,8 @@
  *
  * Writes (create, message, close) go through the engine, whose completion
  * runs later on this request's thread once history has committed: the
- * handler defers its answer (kf_http_defer) and answers from the completion.
- * If the client goes away first, h2o disposes the request; a shared pool
- * object tells the completion so (pending_t), and the completion then only
- * lets go.  Reads (messages, list) are synchronous history reads: indexed
+ * handler answers later (kf_http_later, http/request.h) from the
+ * completion, which only lets go when the client has gone meanwhile.  Reads (messages, list) are synchronous history reads: indexed
  * and cheap.  Reading a transcript with an agent token (http/agent_auth.h)
  * needs the conversation to be assigned to that agent, or an admin. */
 #include "http/routes_conv.h"
@@ -152,34 +150,6 @@ static const kf_response_t list_res[] = {{200, "Newest first", &s_list, NULL},
                                          {403, "No admin token configured and the client is not on loopback", &s_error, NULL},
                                          {0}};
 
-/* ---- deferred answers --------------------------------------------------- */
-
-/* Shared by the request's pool (until h2o disposes it) and the engine's
- * completion; both run on the request's thread, so a plain count does. */
-typedef struct {
-    kf_req_t *r;
-    int refs;
-} pending_t;
-
-static void pending_unref(pending_t *p) {
-    if (--p->refs == 0) free(p);
-}
-
-static void on_pool_dispose(void *v) {
-    pending_t *p = *(pending_t **)v;
-    p->r = NULL;
-    pending_unref(p);
-}
-
-static pending_t *pending_new(kf_req_t *r) {
-    pending_t *p = malloc(sizeof *p);
-    if (!p) return NULL;
-    *p = (pending_t){r, 2};
-    pending_t **slot = h2o_mem_alloc_shared(&r->h2o->pool, sizeof *slot, on_pool_dispose);
-    *slot = p;
-    return p;
-}
-
 /* ---- answers ------------------------------------------------------------ */
 
 static void send_conv_error(kf_req_t *r, int code, const char *msg) {
@@ -250,8 +220,8 @@ static int body_int(const kf_req_t *r, const char *name) {
 }
 
 static void on_created(const kf_conv_result_t *res, void *ud) {
-    pending_t *p = ud;
-    kf_req_t *r = p->r;
+    kf_http_later_t *p = ud;
+    kf_req_t *r = kf_http_later_req(p);
     if (r && res->status != KF_CONV_OK) send_conv_error(r, res->status, res->error);
     else if (r) {
         cJSON *doc = cJSON_CreateObject();
@@ -262,23 +232,22 @@ static void on_created(const kf_conv_result_t *res, void *ud) {
         kf_http_add_header(r, "location", loc);
         kf_http_send_json(r, 201, doc);
     }
-    pending_unref(p);
+    kf_http_later_done(p);
 }
 
 static void create(kf_req_t *r) {
     kf_history_profile_t prof = {body_str(r, "user_id"), body_str(r, "name"), body_str(r, "language"), body_int(r, "vip_tier")};
     int any = prof.user_id || prof.name || prof.language || prof.vip_tier;
-    pending_t *p = pending_new(r);
+    kf_http_later_t *p = kf_http_later(r);
     if (!p) {
         send_conv_error(r, KF_CONV_NOMEM, NULL);
         return;
     }
     char id[KF_HISTORY_ID_LEN + 1];
-    kf_http_defer(r);
     int rc = kf_conv_create(engine, any ? &prof : NULL, r->thread->loop, on_created, p, id);
     if (rc != KF_CONV_OK) {
         send_conv_error(r, rc, NULL);
-        pending_unref(p);
+        kf_http_later_done(p);
     }
 }
 
@@ -292,8 +261,8 @@ static void path_id(const kf_req_t *r, char id[KF_HISTORY_ID_LEN + 1]) {
 }
 
 static void on_replied(const kf_conv_result_t *res, void *ud) {
-    pending_t *p = ud;
-    kf_req_t *r = p->r;
+    kf_http_later_t *p = ud;
+    kf_req_t *r = kf_http_later_req(p);
     if (r && res->status != KF_CONV_OK) send_conv_error(r, res->status, res->error);
     else if (r) {
         cJSON *doc = cJSON_CreateObject();
@@ -317,23 +286,22 @@ static void on_replied(const kf_conv_result_t *res, void *ud) {
         cJSON_AddItemToObject(doc, "replies", replies_json(res));
         kf_http_send_json(r, 200, doc);
     }
-    pending_unref(p);
+    kf_http_later_done(p);
 }
 
 static void message(kf_req_t *r) {
     char id[KF_HISTORY_ID_LEN + 1];
     path_id(r, id);
     const char *text = body_str(r, "text"), *cmid = body_str(r, "client_msg_id");
-    pending_t *p = pending_new(r);
+    kf_http_later_t *p = kf_http_later(r);
     if (!p) {
         send_conv_error(r, KF_CONV_NOMEM, NULL);
         return;
     }
-    kf_http_defer(r);
     int rc = kf_conv_message(engine, id, text, strlen(text), cmid, r->thread->loop, on_replied, p);
     if (rc != KF_CONV_OK) {
         send_conv_error(r, rc, NULL);
-        pending_unref(p);
+        kf_http_later_done(p);
     }
 }
 
@@ -406,8 +374,8 @@ static void fetch(kf_req_t *r) {
 /* ---- POST /v1/conversations/{id}/close ---------------------------------- */
 
 static void on_closed(const kf_conv_result_t *res, void *ud) {
-    pending_t *p = ud;
-    kf_req_t *r = p->r;
+    kf_http_later_t *p = ud;
+    kf_req_t *r = kf_http_later_req(p);
     if (r && res->status != KF_CONV_OK) send_conv_error(r, res->status, res->error);
     else if (r) {
         /* An ended conversation keeps its status (e.g. expired): say which. */
@@ -422,22 +390,21 @@ static void on_closed(const kf_conv_result_t *res, void *ud) {
         if (got) kf_history_conv_free(&hc);
         kf_http_send_json(r, 200, doc);
     }
-    pending_unref(p);
+    kf_http_later_done(p);
 }
 
 static void close_conv(kf_req_t *r) {
     char id[KF_HISTORY_ID_LEN + 1];
     path_id(r, id);
-    pending_t *p = pending_new(r);
+    kf_http_later_t *p = kf_http_later(r);
     if (!p) {
         send_conv_error(r, KF_CONV_NOMEM, NULL);
         return;
     }
-    kf_http_defer(r);
     int rc = kf_conv_close(engine, id, body_int(r, "csat"), body_str(r, "comment"), r->thread->loop, on_closed, p);
     if (rc != KF_CONV_OK) {
         send_conv_error(r, rc, NULL);
-        pending_unref(p);
+        kf_http_later_done(p);
     }
 }
 
