@@ -16,24 +16,12 @@
 #include "loop/loop.h"
 #include "store/agents.h"
 
-static char dir[64], path[128];
+#include "sqlite_tmp.h"
+
 static char err[256];
 
-static void setup(void) {
-    snprintf(dir, sizeof dir, "/tmp/kefu-agents-XXXXXX");
-    cr_assert(mkdtemp(dir));
-    snprintf(path, sizeof path, "%s/agents.db", dir);
-}
-
-static void teardown(void) {
-    const char *sfx[] = {"", "-wal", "-shm", "-journal"};
-    char p[160];
-    for (int i = 0; i < 4; i++) {
-        snprintf(p, sizeof p, "%s%s", path, sfx[i]);
-        unlink(p);
-    }
-    rmdir(dir);
-}
+static void setup(void) { sqlite_tmp_make("agents.db"); }
+static void teardown(void) { sqlite_tmp_remove(); }
 
 TestSuite(agents, .init = setup, .fini = teardown, .timeout = 60);
 

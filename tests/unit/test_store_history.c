@@ -18,24 +18,12 @@
 #include "obs/metrics.h"
 #include "store/history.h"
 
-static char dir[64], path[128];
+#include "sqlite_tmp.h"
+
 static char err[256];
 
-static void setup(void) {
-    snprintf(dir, sizeof dir, "/tmp/kefu-hist-XXXXXX");
-    cr_assert(mkdtemp(dir));
-    snprintf(path, sizeof path, "%s/history.db", dir);
-}
-
-static void teardown(void) {
-    const char *sfx[] = {"", "-wal", "-shm", "-journal"};
-    char p[160];
-    for (int i = 0; i < 4; i++) {
-        snprintf(p, sizeof p, "%s%s", path, sfx[i]);
-        unlink(p);
-    }
-    rmdir(dir);
-}
+static void setup(void) { sqlite_tmp_make("history.db"); }
+static void teardown(void) { sqlite_tmp_remove(); }
 
 TestSuite(history, .init = setup, .fini = teardown, .timeout = 60);
 
