@@ -1,4 +1,5 @@
-/* bot.c — loads a bot folder (bot.yml and intents/NAME.yml, see bots/README.md)
+/* bot.c — loads a bot folder (bot.yml and intents/NAME.yml, see bots/README.md;
+ * flows.c and canned.c read flows/ and canned.yml)
  * with libyaml's document API, validates it and keeps it in memory for the
  * trainer (kf_bot_each_example) and the conversation engine (responses,
  * skills, thresholds).  Every error names the file and line it came from,
@@ -389,7 +390,7 @@ static kf_bot_t *load(const char *dir, kf_boty_diag_fn diag, void *ud, char *err
         kf_boty_set_err(err, errlen, "%s/intents: no intents", dir);
         if (kf_boty_caught(b, err)) goto out;
     }
-    if (kf_boty_load_flows(b, dir, err, errlen)) goto out;
+    if (kf_boty_load_flows(b, dir, err, errlen) || kf_boty_load_canned(b, dir, err, errlen)) goto out;
     rc = finish(b, err, errlen);
 out:
     for (int i = 0; i < n; i++) free(ents[i]);
@@ -421,6 +422,7 @@ void kf_bot_free(kf_bot_t *b) {
     free(b->resps);
     free(b->pending);
     free(b->qrefs);
+    free(b->canned);
     kf_boty_free_flows(b);
     free(b);
 }

@@ -1,7 +1,8 @@
 /* bot.h — the bot definition: a folder of YAML files (bots/README.md) with
  * the bot's languages and thresholds (bot.yml) and its intents, training
  * phrases per language, agent skills and response templates (intents/NAME.yml),
- * and its multi-turn flows (flows/NAME.yml; their steps: bot/flow.h).
+ * its multi-turn flows (flows/NAME.yml; their steps: bot/flow.h), and the
+ * canned responses human agents pick from (canned.yml).
  *
  * kf_bot_each_example() feeds the training phrases to `kefu train`;
  * kf_bot_load() keeps the whole definition for the conversation engine.
@@ -44,7 +45,8 @@ typedef struct {
  * within one intent is kept once), a response or quick reply referring to
  * an unknown intent, a bad {slot} placeholder; and in flows/: unknown step
  * kinds, slots, entity types, triggers, webhooks or goto targets, duplicate
- * flows, an intent triggering two flows. */
+ * flows, an intent triggering two flows; in canned.yml: unknown keys or
+ * languages, duplicate ids, a missing or blank title or text. */
 kf_bot_t *kf_bot_load(const char *dir, char *err, size_t errlen);
 void kf_bot_free(kf_bot_t *bot);
 
@@ -93,5 +95,29 @@ const kf_flow_t *kf_bot_flow_named(const kf_bot_t *bot, const char *name);
 /* The flow INTENT starts, or NULL (an intent triggers at most one flow). */
 const kf_flow_t *kf_bot_flow_for_intent(const kf_bot_t *bot, const char *intent);
 const kf_bot_webhook_t *kf_bot_webhook(const kf_bot_t *bot, const char *name);
+
+/* ---- canned responses (canned.yml, bots/README.md; loader: canned.c) ----
+ * Ready-made texts the agent console offers human agents; the bot itself
+ * never says them.  A bot without canned.yml has none.  Texts are plain text
+ * (no {slot} expansion): the agent reads and may edit one before sending. */
+typedef struct {
+    const char *id;    /* unique in the bot, [a-z0-9_]+ */
+    const char *title; /* never NULL: the title in the default language, else the first one given */
+    /* Indexed like kf_bot_language(bot, i), i < kf_bot_n_languages(bot); NULL
+     * where the entry has none.  A one-string title fills every language. */
+    const char *const *titles;
+    const char *const *text;
+} kf_bot_canned_t;
+
+size_t kf_bot_n_canned(const kf_bot_t *bot);
+const kf_bot_canned_t *kf_bot_canned_at(const kf_bot_t *bot, size_t i); /* in file order; NULL past the end */
+const kf_bot_canned_t *kf_bot_canned_named(const kf_bot_t *bot, const char *id);
+/* The text (title) of C in LANG, a code of the bot's `languages`; NULL when C
+ * has none in LANG or LANG is not the bot's.  No fallback to another
+ * language: an agent should not send English to a Chinese customer unawares
+ * (the caller may choose kf_bot_default_language itself).  LANG NULL: the
+ * default language. */
+const char *kf_bot_canned_text(const kf_bot_canned_t *c, const kf_bot_t *bot, const char *lang);
+const char *kf_bot_canned_title(const kf_bot_canned_t *c, const kf_bot_t *bot, const char *lang);
 
 #endif

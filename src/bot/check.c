@@ -1,8 +1,9 @@
-/* check.c — kf_bot_check (check.h): runs the bot loader (bot.c, flows.c) and
- * the FAQ loader (kb/faq_load.c) in collect mode, so each keeps going after a
- * problem and hands every "file:line: what" here, then adds the checks that
- * need the whole loaded bot and a severity (duplicate phrases, languages
- * missing from intents and FAQ entries, {slot}s in intent responses).
+/* check.c — kf_bot_check (check.h): runs the bot loader (bot.c, flows.c,
+ * canned.c) and the FAQ loader (kb/faq_load.c) in collect mode, so each keeps
+ * going after a problem and hands every "file:line: what" here, then adds the
+ * checks that need the whole loaded bot and a severity (duplicate phrases,
+ * languages missing from intents, FAQ entries and canned responses, {slot}s
+ * in intent responses).
  * Everything is gathered first and reported sorted, because the loaders meet
  * problems in load order (bot.yml, intents, flows, then cross-checks), which
  * is not the order an author reads the files in. */
@@ -196,6 +197,18 @@ static void check_templates(const kf_bot_t *b, list_t *l) {
     }
 }
 
+/* ---- canned responses ----------------------------------------------------- */
+
+/* An agent serving a customer in that language finds no text to pick:
+ * allowed (not every bank writes everything twice), but likely an oversight. */
+static void check_canned(const kf_bot_t *b, list_t *l) {
+    for (size_t i = 0; i < b->n_canned; i++)
+        for (size_t k = 0; k < b->n_langs; k++)
+            if (!b->canned[i].c.text[k])
+                add(l, KF_BOT_CHECK_WARNING, b->canned[i].file, b->canned[i].line,
+                    "canned response '%s' has no text in '%s'", b->canned[i].c.id, b->langs[k]);
+}
+
 /* ---- FAQ ---------------------------------------------------------------- */
 
 static void check_faq(const char *dir, const kf_bot_t *b, list_t *l) {
@@ -236,6 +249,7 @@ int kf_bot_check(const char *dir, kf_bot_check_fn fn, void *ud, kf_bot_check_cou
         check_phrases(b, &l);
         check_empty(b, &l);
         check_templates(b, &l);
+        check_canned(b, &l);
     }
     check_faq(dir, b, &l);
     kf_bot_free(b);

@@ -1,16 +1,16 @@
 /* check.h — `kefu check --bot DIR` as a library: every problem of a bot
- * folder (bot.yml, intents/, flows/, faq/), not only the first, each as
- * "FILE:LINE: error|warning: message", sorted by file and line.
+ * folder (bot.yml, intents/, flows/, faq/, canned.yml), not only the first,
+ * each as "FILE:LINE: error|warning: message", sorted by file and line.
  *
  * Errors are what kf_bot_load / kf_faq_load refuse (YAML syntax, wrong types,
  * broken references between intents, responses, quick replies, flows, slots,
  * entity types, webhooks and skills, duplicate intent/flow/FAQ ids, the same
  * training phrase in two intents, an intent without any phrase, an unknown
  * {slot} in a template).  Warnings are what loads but is probably a mistake:
- * the same phrase twice in one intent, an intent or FAQ entry missing one of
- * the bot's languages.  The loaders run in their collect mode
- * (kf_boty_load_collect, kf_faq_load_collect), so a broken part does not
- * hide the problems after it. */
+ * the same phrase twice in one intent, an intent, FAQ entry or canned
+ * response missing one of the bot's languages.  The loaders run in their
+ * collect mode (kf_boty_load_collect, kf_faq_load_collect), so a broken part
+ * does not hide the problems after it. */
 #ifndef KF_BOT_CHECK_H
 #define KF_BOT_CHECK_H
 

@@ -1,7 +1,8 @@
 /* yaml_int.h — private to src/bot/: the in-memory bot (struct kf_bot) and the
- * libyaml helpers shared by the intents loader (bot.c) and the flows loader
- * (flows.c).  Every helper reports "file:line: what" through a ctx_t so both
- * loaders give the same quality of errors.  Not for callers outside src/bot. */
+ * libyaml helpers shared by the intents loader (bot.c), the flows loader
+ * (flows.c) and the canned responses loader (canned.c).  Every helper reports
+ * "file:line: what" through a ctx_t so all loaders give the same quality of
+ * errors.  Not for callers outside src/bot. */
 #ifndef KF_BOT_YAML_INT_H
 #define KF_BOT_YAML_INT_H
 
@@ -43,6 +44,12 @@ typedef struct {
     double v;
 } threshold_t;
 
+typedef struct {
+    kf_bot_canned_t c;
+    const char *file;
+    int line; /* of its id */
+} canned_t;
+
 /* Collect mode (`kefu check`): an error ("file:line: what") goes to diag and
  * loading goes on with the next intent, flow, step or file. */
 typedef void (*kf_boty_diag_fn)(void *ud, const char *msg);
@@ -74,6 +81,8 @@ struct kf_bot {
     size_t n_hooks;
     void **codes; /* compiled regexes (pcre2_code *), freed with the bot */
     size_t n_codes, cap_codes;
+    canned_t *canned; /* canned.yml, in file order */
+    size_t n_canned, cap_canned;
 };
 
 typedef struct {
@@ -127,5 +136,7 @@ int kf_boty_byte_order(const struct dirent **a, const struct dirent **b);
 /* flows.c: loads DIR/flows/NAME.yml files (absent folder: no flows) after all intents; frees what only flows own. */
 int kf_boty_load_flows(kf_bot_t *b, const char *dir, char *err, size_t errlen);
 void kf_boty_free_flows(kf_bot_t *b);
+/* canned.c: loads DIR/canned.yml (absent: no canned responses) after bot.yml. */
+int kf_boty_load_canned(kf_bot_t *b, const char *dir, char *err, size_t errlen);
 
 #endif
