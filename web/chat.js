@@ -10,14 +10,17 @@
  *    with the same id, and the server stores and answers each only once;
  *  - reconnects back off exponentially (0.5 s doubling to 30 s, with jitter);
  *  - the typing indicator is exact: each message is followed by a ping, and the
- *    server answers a ping only after every answer to the frames before it.
+ *    server answers a ping only after every answer to the frames before it;
+ *  - while the customer waits for a person, a banner above the input shows the
+ *    `queue` frames' position and wait (see showQueue for when it goes away).
  */
 (function () {
   'use strict';
 
   var KEY = {
     cid: 'kefu.chat.cid', seq: 'kefu.chat.seq', lang: 'kefu.chat.lang',
-    outbox: 'kefu.chat.outbox', transcript: 'kefu.chat.transcript', rated: 'kefu.chat.rated'
+    outbox: 'kefu.chat.outbox', transcript: 'kefu.chat.transcript', rated: 'kefu.chat.rated',
+    queue: 'kefu.chat.queue'
   };
   var MAX_CACHED = 300;          // transcript messages kept in localStorage
   var BACKOFF_MIN = 500, BACKOFF_MAX = 30000;
@@ -25,6 +28,7 @@
   var KEEPALIVE = 20000;         // app-level ping while idle...
   var PONG_TIMEOUT = 10000;      // ...and the socket counts as dead without an answer
   var TYPING_IDLE = 3000;
+  var QUEUE_NOTICE_GRACE = 2000; // ms: a system notice this soon after a queue frame belongs to it
   var CMID_RE = /^[A-Za-z0-9._:-]{1,64}$/;
 
   var TEXT = {
@@ -39,7 +43,9 @@
       retry: 'Retry', handoff: 'Connecting you with a colleague ({skill})…',
       endedClosed: 'This conversation has ended.', endedExpired: 'This conversation ended after a period of inactivity.',
       rated: 'Thank you! You rated this conversation {n} out of 5.', newConv: 'New conversation',
-      conversation: 'Conversation', langGroup: 'Language', quick: 'Suggested replies'
+      conversation: 'Conversation', langGroup: 'Language', quick: 'Suggested replies',
+      queuePos: 'You are number {n} in the queue', queueAhead: 'You are number {n} in the queue',
+      queueEta: ' · about {m} min'
     },
     zh: {
       title: '银行在线客服', end: '结束对话', typing: '客服正在输入…',
@@ -52,7 +58,9 @@
       retry: '重试', handoff: '正在为您转接人工客服（{skill}）…',
       endedClosed: '本次对话已结束。', endedExpired: '由于长时间未操作，本次对话已结束。',
       rated: '谢谢！您为本次对话评了 {n} 分（满分 5 分）。', newConv: '新的对话',
-      conversation: '对话记录', langGroup: '语言', quick: '快捷回复'
+      conversation: '对话记录', langGroup: '语言', quick: '快捷回复',
+      queuePos: '您排在第 {n} 位', queueAhead: '您排在第 {n} 位（前面还有 {a} 位）',
+      queueEta: ' · 约 {m} 分钟'
     }
   };
 
@@ -99,7 +107,8 @@
     typingTimer: 0,
     composing: false,
     status: 'connecting',
-    retryIn: 0
+    retryIn: 0,
+    queue: null            // waiting for a person: {position, eta_s, seq, at}, else null
   };
 
   var el = {};
@@ -230,6 +239,7 @@
     if (live && from !== 'customer') {
       if (Array.isArray(f.quick_replies) && f.quick_replies.length) showQuick(m, f.quick_replies);
       else clearQuick();
+      queueAfterMessage(from, seq);
     }
     return m;
   }
@@ -307,6 +317,56 @@
     el.log.scrollTop = el.log.scrollHeight;
     // again once layout settled (the rating panel or the typing line may have just appeared)
     window.requestAnimationFrame(function () { el.log.scrollTop = el.log.scrollHeight; });
+  }
+
+  /* ---- queue banner ---- */
+
+  /* The server pushes {"type":"queue","position","eta_s"} when the customer is
+   * queued for a person and whenever the position changes, but nothing when
+   * the wait is over, so the banner goes on the first sign that it is:
+   *  - a message from an agent, or from the bot (handed back), newer than the
+   *    last queue frame (an older one is a replay of what came before);
+   *  - a system notice (agent joined, hand-back, close), except one right
+   *    after a queue frame: a transfer publishes the new position just before
+   *    its notice, and a later queue frame shows the banner again anyway;
+   *  - the end of the conversation.
+   * The live region is never display:none (screen readers do not announce a
+   * region as it appears); it collapses to nothing when empty. */
+  function showQueue(f) {
+    if (typeof f.conversation_id === 'string' && st.cid && f.conversation_id !== st.cid) return;
+    var pos = Number(f.position);
+    if (!(pos >= 1) || Math.floor(pos) !== pos) return;
+    var eta = Number(f.eta_s);
+    st.queue = { position: pos, eta_s: eta >= 0 ? eta : null, seq: st.lastSeq, at: Date.now() };
+    // kept for a reload: the server sends the position only when it changes
+    save(KEY.queue, { cid: st.cid, position: pos, eta_s: st.queue.eta_s, seq: st.lastSeq });
+    renderQueue();
+  }
+
+  function hideQueue() {
+    if (!st.queue) return;
+    st.queue = null;
+    save(KEY.queue, null);
+    renderQueue();
+  }
+
+  function queueAfterMessage(from, seq) {
+    var q = st.queue;
+    if (!q || !(seq > q.seq)) return;
+    if (from === 'agent' || from === 'bot' || (from === 'system' && Date.now() - q.at > QUEUE_NOTICE_GRACE)) hideQueue();
+  }
+
+  function queueText(q) {
+    var s = t(q.position > 1 ? 'queueAhead' : 'queuePos', { n: q.position, a: q.position - 1 });
+    if (q.eta_s > 0) s += t('queueEta', { m: Math.max(1, Math.ceil(q.eta_s / 60)) });
+    return s;
+  }
+
+  function renderQueue() {
+    var q = st.queue;
+    el.queue.textContent = q ? queueText(q) : '';
+    el.queue.setAttribute('data-position', q ? String(q.position) : '');
+    el.queue.classList.toggle('on', !!q);
   }
 
   /* ---- outbox ---- */
@@ -451,6 +511,7 @@
     st.ratedCsat = 0;
     el.rate.hidden = true;
     resetStars();
+    hideQueue();
     movePendingToNewGroup();
     var ws = st.ws;
     st.ws = null;
@@ -467,6 +528,7 @@
     case 'ack': return onAck(f);
     case 'pong': return onPong();
     case 'handoff': note(t('handoff', { skill: f.skill || '' })); return;
+    case 'queue': return showQueue(f);
     case 'ended': return onEnded(f);
     case 'rated': return onRated(f);
     case 'error': return onError(f);
@@ -499,6 +561,7 @@
     st.ratedCsat = 0;
     save(KEY.transcript, null);
     save(KEY.seq, null);
+    hideQueue();
     movePendingToNewGroup();
   }
 
@@ -537,6 +600,7 @@
   function onEnded(f) {
     st.ended = true;
     clearQuick();
+    hideQueue();
     note(f.status === 'expired' ? t('endedExpired') : t('endedClosed'));
     showRating();
   }
@@ -571,6 +635,7 @@
       for (var i = 0; i < st.outbox.length; i++) if (st.outbox[i].cmid === cmid) entry = st.outbox[i];
       if (code === 'closed') {                    // the conversation ended meanwhile: carry on in a new one
         st.ended = true;
+        hideQueue();
         note(t('endedClosed'));
         if (entry) startNew();
         return;
@@ -650,6 +715,7 @@
     el.log.setAttribute('aria-label', t('conversation'));
     document.querySelector('.lang').setAttribute('aria-label', t('langGroup'));
     if (el.rate && !el.rate.hidden) resetStars();
+    if (el.queue) renderQueue();
     setStatus(st.status);
   }
 
@@ -672,6 +738,7 @@
     el.stars = document.getElementById('stars');
     el.newChat = document.getElementById('new');
     el.end = document.getElementById('end');
+    el.queue = document.getElementById('queue');
 
     var lang = load(KEY.lang, null);
     if (!lang) lang = /^zh\b/i.test(navigator.language || '') ? 'zh' : 'en';
@@ -700,6 +767,12 @@
     var r = load(KEY.rated, null);
     if (r && r.cid === st.cid) st.ratedCsat = r.csat;
     st.outbox.forEach(showPending);
+    var qs = st.cid ? load(KEY.queue, null) : null;
+    if (qs && qs.cid === st.cid && qs.position >= 1) {
+      // at: 0, so any notice replayed after it counts (no grace for a transfer)
+      st.queue = { position: qs.position, eta_s: qs.eta_s, seq: Number(qs.seq) || 0, at: 0 };
+    }
+    renderQueue();
     scrollDown();
     el.end.disabled = !st.cid;
 

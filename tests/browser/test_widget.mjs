@@ -251,6 +251,93 @@ test('FAQ answers in English and Chinese', async () => {
   await context.close();
 });
 
+// An agent account through the admin API (loopback without an admin token may),
+// logged in: its token.  Agents act on conversations over REST here.
+async function agentToken() {
+  const id = 'qa' + Math.random().toString(16).slice(2, 10);
+  const json = { 'content-type': 'application/json' };
+  const post = async (path, body, want, headers = {}) => {
+    const r = await fetch(BASE + path, { method: 'POST', headers: { ...json, ...headers }, body: JSON.stringify(body) });
+    const text = await r.text();
+    assert.equal(r.status, want, `${path}: ${text}`);
+    return JSON.parse(text);
+  };
+  await post('/v1/admin/agents', { id, name: 'Li', password: 'widget-test-pw', skills: ['general'], languages: ['en', 'zh'] }, 201);
+  const { token } = await post('/v1/agents/login', { agent_id: id, password: 'widget-test-pw' }, 200);
+  return (path, body) => post(path, body || {}, 200, { authorization: `Bearer ${token}` });
+}
+
+async function cidOf(page) {
+  return page.evaluate(() => JSON.parse(localStorage.getItem('kefu.chat.cid')));
+}
+
+// Runs before the next test on purpose: it needs the English general queue
+// empty (that test leaves its conversations waiting); it empties it again.
+test('waiting for a human: the queue banner shows the position, follows it live, goes when an agent joins', async () => {
+  const a = await open();
+  const banner = a.page.locator('#queue');
+  assert.equal(await banner.isVisible(), false, 'a banner before any handoff');
+  assert.equal(await banner.getAttribute('aria-live'), 'polite');
+  await say(a.page, 'I want to talk to a human agent');
+  await a.page.locator('#queue[data-position="1"]').waitFor({ timeout: T });
+  assert.match(await banner.textContent(), /^You are number 1 in the queue · about \d+ min$/);
+  const [bq, iq] = await Promise.all([banner.boundingBox(), a.page.locator('#input').boundingBox()]);
+  assert.ok(bq.height > 0 && bq.y + bq.height <= iq.y, `banner not above the input: ${JSON.stringify([bq, iq])}`);
+  const frame = await a.page.evaluate(() => window.__received.map((l) => l.replace(/^#\d+ /, ''))
+    .filter((l) => l.startsWith('{')).map((l) => JSON.parse(l)).find((f) => f.type === 'queue'));
+  assert.equal(frame.position, 1, JSON.stringify(frame));
+  await shot(a.page, 'phone-queue');
+  // a reload keeps it: the server sends the position only when it changes
+  await a.page.reload();
+  await online(a.page);
+  await a.page.locator('#queue[data-position="1"]').waitFor({ timeout: T });
+
+  // a second customer queues behind the first...
+  const b = await open();
+  const banner2 = b.page.locator('#queue');
+  await say(b.page, 'I want to talk to a human agent');
+  await b.page.locator('#queue[data-position="2"]').waitFor({ timeout: T });
+  assert.match(await banner2.textContent(), /^You are number 2 in the queue · about \d+ min$/);
+  await b.page.getByRole('button', { name: '中文' }).click();
+  assert.match(await banner2.textContent(), /^您排在第 2 位（前面还有 1 位） · 约 \d+ 分钟$/);
+  await b.page.getByRole('button', { name: 'EN', exact: true }).click();
+
+  // ...an agent takes the first: its banner goes, the second moves up live.
+  // (The widget ignores a notice within 2 s of a queue frame: a transfer's.)
+  await a.page.waitForTimeout(2100);
+  const agent = await agentToken();
+  const cidA = await cidOf(a.page);
+  await agent('/v1/agents/me/accept', { conversation_id: cidA });
+  await a.page.locator('#log .msg.from-system .bubble', { hasText: 'joined' }).waitFor({ timeout: T });
+  await banner.waitFor({ state: 'hidden', timeout: T });
+  assert.equal(await banner.textContent(), '');
+  await b.page.locator('#queue[data-position="1"]').waitFor({ timeout: T });
+  assert.match(await banner2.textContent(), /^You are number 1 in the queue · about \d+ min$/);
+
+  // the agent's message: its own label and look, never the assistant's
+  await agent(`/v1/agents/conversations/${cidA}/messages`, { text: 'Hello, this is Li. <b>How</b> can I help?' });
+  const msg = a.page.locator('#log .msg.from-agent').last();
+  await msg.locator('.bubble', { hasText: 'this is Li' }).waitFor({ timeout: T });
+  assert.equal(await msg.locator('.who').textContent(), 'Agent');
+  assert.equal(await msg.locator('.bubble').textContent(), 'Hello, this is Li. <b>How</b> can I help?');
+  assert.equal(await a.page.locator('#log b').count(), 0, 'agent text parsed as markup');
+  const bg = (sel) => a.page.$eval(sel, (n) => getComputedStyle(n).backgroundColor);
+  assert.notEqual(await bg('#log .msg.from-agent .bubble'), await bg('#log .msg.from-bot .bubble'));
+  await shot(a.page, 'phone-agent');
+
+  // the second customer leaves: the conversation ends and the banner with it
+  await b.page.getByRole('button', { name: 'End chat' }).click();
+  await b.page.getByRole('button', { name: 'Rate 4 out of 5' }).click();
+  await b.page.locator('#log .note', { hasText: 'This conversation has ended' }).waitFor({ timeout: T });
+  await banner2.waitFor({ state: 'hidden', timeout: T });
+  assert.equal(await b.page.evaluate(() => localStorage.getItem('kefu.chat.queue')), null);
+  await agent(`/v1/agents/conversations/${cidA}/close`);
+  await a.page.locator('#log .note', { hasText: 'This conversation has ended' }).waitFor({ timeout: T });
+  assert.equal(await banner.isVisible(), false);
+  await a.context.close();
+  await b.context.close();
+});
+
 test('asking for a human, in English and Chinese: the offer and the handoff notice', async () => {
   // Two conversations: once queued for a person the bot stays silent.
   const en = await open();
