@@ -174,7 +174,14 @@ static void on_closed(const kf_history_result_t *hr, void *ud) {
                          hr->error);
         return;
     }
-    if (!hr->was_ended) KF_CONV_COUNT(c, conversations_closed);
+    if (!hr->was_ended) {
+        KF_CONV_COUNT(c, conversations_closed);
+        kf_conv_held_ended(c, job->conv_id);
+    }
+    if (job->csat && job->csat_new) {
+        KF_CONV_COUNT(c, csat_count);
+        atomic_fetch_add_explicit(&c->st.csat_sum, (unsigned long)job->csat, memory_order_relaxed);
+    }
     kf_conv_ho_forget(c, job->conv_id); /* a customer who leaves stops waiting (or frees the agent) */
     /* After the commit: a message queued behind this close finds no session
      * and answers CLOSED.  A delete of an absent session is no error. */
@@ -185,6 +192,13 @@ static void on_closed(const kf_history_result_t *hr, void *ud) {
 
 void kf_conv_run_close(kf_conv_job_t *job) {
     char err[200];
+    if (job->csat) { /* a rating replaces an earlier one in history: count it once (the CSAT numbers) */
+        kf_history_conv_t hc;
+        if (kf_history_get(job->c->history, job->conv_id, &hc, err, sizeof err) == KF_HISTORY_OK) {
+            job->csat_new = hc.csat == 0;
+            kf_history_conv_free(&hc);
+        }
+    }
     kf_history_cb_t cb = {job->loop, on_closed, job};
     int rc = kf_history_close(job->c->history, job->conv_id, KF_HISTORY_CLOSED, job->csat, job->comment, cb, err,
                               sizeof err);
@@ -307,8 +321,10 @@ void kf_conv_session_expired(const kf_session_t *s, kf_session_end_t reason, voi
     char err[200];
     /* Fire and forget: an already ended conversation keeps its status. */
     if (kf_history_close(c->history, s->id, KF_HISTORY_EXPIRED, 0, NULL, (kf_history_cb_t){0}, err, sizeof err) ==
-        KF_HISTORY_OK)
+        KF_HISTORY_OK) {
         KF_CONV_COUNT(c, conversations_expired);
+        kf_conv_held_ended(c, s->id);
+    }
     kf_conv_ho_forget(c, s->id);
 }
 
@@ -333,7 +349,7 @@ kf_conv_t *kf_conv_new(const kf_conv_config_t *cfg, char *err, size_t errlen) {
         return NULL;
     }
     kf_conv_t *c = calloc(1, sizeof *c);
-    if (!c || !(c->mbox = kf_conv_mailbox_new()) || kf_conv_ho_init(c, cfg) < 0 ||
+    if (!c || !(c->mbox = kf_conv_mailbox_new()) || kf_conv_ho_init(c, cfg) < 0 || kf_conv_held_init(c) < 0 ||
         (cfg->webhook_override && !(c->webhook_override = strdup(cfg->webhook_override)))) {
         snprintf(err, errlen, "conversation engine: out of memory");
         kf_conv_free(c);
@@ -373,11 +389,13 @@ void kf_conv_free(kf_conv_t *c) {
     if (atomic_load(&c->inflight) > 0) return;
     kf_conv_mailbox_free(c->mbox);
     kf_conv_ho_free(c);
+    kf_conv_held_free(c);
     free(c->webhook_override);
     free(c);
 }
 
 kf_history_t *kf_conv_history(kf_conv_t *c) { return c->history; }
+kf_session_store_t *kf_conv_sessions(kf_conv_t *c) { return c->sessions; }
 
 void kf_conv_stats(kf_conv_t *c, kf_conv_stats_t *out) {
     *out = (kf_conv_stats_t){
@@ -387,5 +405,10 @@ void kf_conv_stats(kf_conv_t *c, kf_conv_stats_t *out) {
         .flows_started = atomic_load(&c->st.flows_started), .flows_completed = atomic_load(&c->st.flows_completed),
         .conversations_started = atomic_load(&c->st.conversations_started),
         .conversations_closed = atomic_load(&c->st.conversations_closed),
-        .conversations_expired = atomic_load(&c->st.conversations_expired)};
+        .conversations_expired = atomic_load(&c->st.conversations_expired),
+        .ended_contained = atomic_load(&c->st.ended_contained), .ended_escalated = atomic_load(&c->st.ended_escalated),
+        .csat_count = atomic_load(&c->st.csat_count), .csat_sum = atomic_load(&c->st.csat_sum),
+        .waits = atomic_load(&c->st.waits), .wait_sum_s = (double)atomic_load(&c->st.wait_sum_ms) / 1000.0};
+    for (int i = 0; i < KF_CONV_N_REASONS; i++) out->handoffs_by_reason[i] = atomic_load(&c->st.handoffs_by_reason[i]);
+    for (int i = 0; i < KF_CONV_WAIT_BUCKETS; i++) out->wait_buckets[i] = atomic_load(&c->st.wait_buckets[i]);
 }

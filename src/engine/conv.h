@@ -134,10 +134,34 @@ void kf_conv_session_expired(const kf_session_t *s, kf_session_end_t reason, voi
 
 /* Reads (synchronous, for GET routes and resume): the history store's. */
 kf_history_t *kf_conv_history(kf_conv_t *c);
+kf_session_store_t *kf_conv_sessions(kf_conv_t *c);
+
+/* Why a conversation reached a person. */
+typedef enum {
+    KF_CONV_REASON_CUSTOMER_REQUEST = 0, /* the customer asked for a human */
+    KF_CONV_REASON_FLOW,                 /* a flow's handoff step */
+    KF_CONV_REASON_FALLBACK,             /* asked for a human after the bot failed twice in a row */
+    KF_CONV_REASON_COMPLAINT,            /* a complaint intent or a strongly negative message */
+    KF_CONV_REASON_RULE,                 /* a bot.yml routing rule */
+    KF_CONV_REASON_COMPLEXITY,           /* the query was too complex for the bot */
+    KF_CONV_REASON_TRANSFER,             /* an agent transferred it (counted apart from handoffs) */
+    KF_CONV_N_REASONS
+} kf_conv_reason_t;
+const char *kf_conv_reason_name(kf_conv_reason_t r); /* "customer_request" ... */
+
+/* Waits from handoff to an agent taking the conversation, in seconds (upper bounds). */
+#define KF_CONV_WAIT_BUCKETS 9
+extern const double kf_conv_wait_bounds_s[KF_CONV_WAIT_BUCKETS];
 
 typedef struct {
     uint64_t messages, replies, duplicates, faq_answers, fallbacks, handoffs, flows_started, flows_completed;
     uint64_t conversations_started, conversations_closed, conversations_expired;
+    uint64_t handoffs_by_reason[KF_CONV_N_REASONS];
+    /* ended (closed or expired) conversations: contained = never handed to a person */
+    uint64_t ended_contained, ended_escalated;
+    uint64_t csat_count, csat_sum;
+    uint64_t waits, wait_buckets[KF_CONV_WAIT_BUCKETS]; /* not cumulative; waits = all */
+    double wait_sum_s;
 } kf_conv_stats_t;
 void kf_conv_stats(kf_conv_t *c, kf_conv_stats_t *out);
 
@@ -162,6 +186,29 @@ void kf_conv_stats(kf_conv_t *c, kf_conv_stats_t *out);
  * The calls below run in the conversation's order like kf_conv_message;
  * each stores one message (its seq in ack_seq, the message in replies[0]). */
 
+/* What the engine knows about a conversation that reached the router, kept
+ * from its handoff until it ends (also after a hand-back: it was escalated). */
+typedef struct {
+    char conv_id[KF_HISTORY_ID_LEN + 1];
+    kf_conv_reason_t reason;
+    char skill[48];           /* where it was first queued */
+    char lang[16];
+    char intent[64];          /* of the message that handed off; "" none */
+    char customer_name[64], user_id[64];
+    int vip_tier;
+    int64_t handoff_ms;       /* wall clock */
+    char summary[320];        /* the bot conversation in one line: intents seen, the customer's last words */
+} kf_conv_handoff_t;
+/* 0 and *out, or -1 when the conversation never reached the router (or ended). */
+int kf_conv_handoff_get(kf_conv_t *c, const char *conv_id, kf_conv_handoff_t *out);
+
+/* Called (from any thread) after anything that may change the queues or
+ * allow an offer: a handoff, an agent action, a conversation ending.  The
+ * agents' desk (engine/desk.h) sets it. */
+void kf_conv_set_desk(kf_conv_t *c, void (*changed)(void *ud), void *ud);
+/* Offers moved customers out of their queues: tell those behind their new position. */
+void kf_conv_queues_moved(kf_conv_t *c);
+
 /* The router, when it is made after the engine (kefu serve).  Call before
  * any channel uses the engine. */
 void kf_conv_set_routing(kf_conv_t *c, kf_routing_t *routing);
@@ -181,6 +228,12 @@ int kf_conv_hand_back(kf_conv_t *c, const char *conv_id, kf_loop_t *loop, kf_con
  * id, and so the transcript, stays.  System message. */
 int kf_conv_transfer(kf_conv_t *c, const char *conv_id, const char *skill, const char *agent_id, kf_loop_t *loop,
                      kf_conv_done_fn fn, void *ud);
+/* An internal note on the conversation by agent_id (NULL or "": an admin):
+ * stored with sender NOTE, never shown to the customer (customer reads and
+ * replays skip it), published as {"type":"note","conversation_id","seq",
+ * "agent_id","text","created_at"} on agent:<the assigned agent>. */
+int kf_conv_agent_note(kf_conv_t *c, const char *conv_id, const char *agent_id, const char *text, size_t len,
+                       kf_loop_t *loop, kf_conv_done_fn fn, void *ud);
 /* The agent ends the conversation: a system message asking for a rating,
  * status CLOSED, and an "ended" event (the widget shows its 1-5 rating,
  * which kf_conv_close then records). */

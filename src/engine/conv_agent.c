@@ -8,8 +8,13 @@
  * Steps: the session (touched, so an agent chat keeps it alive; none = the
  * conversation ended or does not exist) → the router change (refused with
  * KF_CONV_STATE when the conversation is not in a state for it) → one history
- * append (AGENT for a message, SYSTEM for the notices) → events → the
- * completion (replies[0] is the stored message). */
+ * append (AGENT for a message, NOTE for an internal note, SYSTEM for the
+ * notices) → events → the completion (replies[0] is the stored message).
+ *
+ * Events for the agents' consoles: "assigned" to the agent who took it,
+ * "released" to the one who no longer has it (hand-back, transfer, close),
+ * "note" to the one who has it; a note is never published on conv:<id>,
+ * which the customer's widget follows. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,8 +22,40 @@
 #include "engine/conv_int.h"
 #include "nlu/mask.h"
 #include "router/routing.h"
+#include "util/buf.h"
 
 static int zh(const kf_conv_job_t *job) { return !strncmp(job->lang, "zh", 2); }
+
+static kf_history_sender_t sender_of(const kf_conv_job_t *job) {
+    return job->act == KF_CONV_ACT_MESSAGE ? KF_HISTORY_AGENT : job->act == KF_CONV_ACT_NOTE ? KF_HISTORY_NOTE : KF_HISTORY_SYSTEM;
+}
+
+static void publish_note(kf_conv_job_t *job) {
+    kf_buf_t b;
+    kf_buf_init(&b);
+    kf_buf_printf(&b, "{\"type\":\"note\",\"conversation_id\":\"%s\",\"seq\":%lld,\"agent_id\":", job->conv_id,
+                  (long long)job->seqs[0]);
+    kf_buf_json_str(&b, job->author, strlen(job->author));
+    kf_buf_puts(&b, ",\"text\":");
+    kf_buf_json_str(&b, job->out[0].text, strlen(job->out[0].text));
+    kf_buf_printf(&b, ",\"created_at\":%lld}", (long long)job->created_ms);
+    kf_buf_append(&b, "", 1);
+    if (!b.oom) kf_conv_ho_publish(job->c, "agent", job->prev_agent, b.data);
+    kf_buf_free(&b);
+}
+
+/* After the commit: who should hear of it. */
+static void publish_action(kf_conv_job_t *job) {
+    static const char *const released[] = {[KF_CONV_ACT_HANDBACK] = "handed_back", [KF_CONV_ACT_TRANSFER] = "transferred",
+                                            [KF_CONV_ACT_CLOSE] = "closed"};
+    if (job->act == KF_CONV_ACT_NOTE) {
+        if (job->prev_agent[0]) publish_note(job);
+        return;
+    }
+    if (job->act == KF_CONV_ACT_HANDBACK || job->act == KF_CONV_ACT_TRANSFER || job->act == KF_CONV_ACT_CLOSE)
+        kf_conv_ho_tell_agent(job->c, job->prev_agent, job->conv_id, 0, released[job->act]);
+    if (job->act != KF_CONV_ACT_MESSAGE) kf_conv_desk_changed(job->c);
+}
 
 /* ---- the end ------------------------------------------------------------------ */
 
@@ -29,10 +66,10 @@ static void publish_ended(kf_conv_job_t *job) {
 }
 
 static void finish(kf_conv_job_t *job) {
-    kf_conv_msg_t m = {job->seqs[0], job->act == KF_CONV_ACT_MESSAGE ? KF_HISTORY_AGENT : KF_HISTORY_SYSTEM,
-                       job->out[0].text, NULL, 0, job->created_ms};
-    kf_conv_ho_publish_msg(job->c, job->conv_id, &m);
+    kf_conv_msg_t m = {job->seqs[0], sender_of(job), job->out[0].text, NULL, 0, job->created_ms};
+    if (job->act != KF_CONV_ACT_NOTE) kf_conv_ho_publish_msg(job->c, job->conv_id, &m);
     if (job->act == KF_CONV_ACT_CLOSE) publish_ended(job);
+    publish_action(job);
     kf_conv_result_t r = {.status = KF_CONV_OK, .error = "", .conv_id = job->conv_id, .ack_seq = job->seqs[0],
                           .lang = job->lang, .entities_json = "[]", .replies = &m, .n_replies = 1};
     kf_conv_job_finish(job, &r);
@@ -44,7 +81,10 @@ static void on_closed(const kf_history_result_t *hr, void *ud) {
         kf_conv_job_fail(job, KF_CONV_ERR, hr->error);
         return;
     }
-    if (!hr->was_ended) KF_CONV_COUNT(job->c, conversations_closed);
+    if (!hr->was_ended) {
+        KF_CONV_COUNT(job->c, conversations_closed);
+        kf_conv_held_ended(job->c, job->conv_id);
+    }
     kf_session_del_async(job->c->sessions, job->conv_id, NULL, NULL);
     finish(job);
 }
@@ -67,13 +107,14 @@ static void on_appended(const kf_history_result_t *hr, void *ud) {
 }
 
 static void store(kf_conv_job_t *job, const char *text) {
-    if (kf_conv_add_text(job, text, NULL, 0, job->act == KF_CONV_ACT_MESSAGE) < 0) {
+    int typed = job->act == KF_CONV_ACT_MESSAGE || job->act == KF_CONV_ACT_NOTE;
+    if (kf_conv_add_text(job, text, NULL, 0, typed) < 0) {
         kf_conv_job_fail(job, KF_CONV_NOMEM, "out of memory");
         return;
     }
     job->created_ms = kf_history_now_ms();
-    kf_history_msg_t m = {.sender = job->act == KF_CONV_ACT_MESSAGE ? KF_HISTORY_AGENT : KF_HISTORY_SYSTEM,
-                          .text = job->out[0].text, .created_at_ms = job->created_ms};
+    kf_history_msg_t m = {.sender = sender_of(job), .text = job->out[0].text, .created_at_ms = job->created_ms,
+                          .author = typed && job->author[0] ? job->author : NULL};
     char err[200];
     kf_history_cb_t cb = {job->loop, on_appended, job};
     int rc = kf_history_append(job->c->history, job->conv_id, &m, 1, 0, cb, err, sizeof err);
@@ -91,6 +132,9 @@ static int assign(kf_conv_job_t *job, const kf_routing_conv_info_t *info, int64_
         rc = kf_routing_transfer(r, job->conv_id, NULL, job->agent_id, now);
     if (rc == KF_ROUTING_OK && info->state != KF_ROUTING_OFFERED) rc = kf_routing_accept(r, job->conv_id, job->agent_id, now);
     if (rc != KF_ROUTING_OK && rc != KF_ROUTING_ENOMEM) return rc;
+    kf_conv_held_waited(job->c, now - info->enqueued_ms);
+    char err[200]; /* the agent on the conversation's record: fire and forget, it is not the routing state */
+    kf_history_assign(job->c->history, job->conv_id, job->agent_id, (kf_history_cb_t){0}, err, sizeof err);
     const char *name = job->name && job->name[0] ? job->name : job->agent_id;
     if (zh(job)) snprintf(text, n, "客服 %s 已加入对话", name);
     else snprintf(text, n, "Agent %s joined the conversation", name);
@@ -111,6 +155,8 @@ static int transfer(kf_conv_job_t *job, int64_t now, char *text, size_t n) {
     const char *agent = job->agent_id[0] ? job->agent_id : NULL;
     int rc = kf_routing_transfer(job->c->routing, job->conv_id, skill, agent, now);
     if (rc != KF_ROUTING_OK) return rc;
+    KF_CONV_COUNT(job->c, handoffs_by_reason[KF_CONV_REASON_TRANSFER]);
+    kf_conv_held_set_reason(job->c, job->conv_id, KF_CONV_REASON_TRANSFER);
     kf_routing_conv_info_t info;
     size_t pos = 0, waiting = 0;
     kf_routing_conv_info(job->c->routing, job->conv_id, now, &info);
@@ -131,9 +177,11 @@ static int act(kf_conv_job_t *job, char *text, size_t n) {
     int64_t now = kf_history_now_ms();
     kf_routing_conv_info_t info;
     int held = r && kf_routing_conv_info(r, job->conv_id, now, &info) == KF_ROUTING_OK;
+    if (held && info.state == KF_ROUTING_ASSIGNED) snprintf(job->prev_agent, sizeof job->prev_agent, "%s", info.agent_id);
     switch (job->act) {
     case KF_CONV_ACT_ASSIGN: return held ? assign(job, &info, now, text, n) : KF_ROUTING_ESTATE;
     case KF_CONV_ACT_MESSAGE:
+    case KF_CONV_ACT_NOTE:
         if (!held || info.state != KF_ROUTING_ASSIGNED || (job->agent_id[0] && strcmp(info.agent_id, job->agent_id)))
             return KF_ROUTING_ESTATE;
         snprintf(text, n, "%s", job->text);
@@ -155,7 +203,7 @@ static int act(kf_conv_job_t *job, char *text, size_t n) {
 }
 
 static void run_action(kf_conv_job_t *job) {
-    size_t cap = job->act == KF_CONV_ACT_MESSAGE ? job->len + 1 : 512;
+    size_t cap = job->act == KF_CONV_ACT_MESSAGE || job->act == KF_CONV_ACT_NOTE ? job->len + 1 : 512;
     char *text = malloc(cap);
     if (!text) {
         kf_conv_job_fail(job, KF_CONV_NOMEM, "out of memory");
@@ -163,7 +211,7 @@ static void run_action(kf_conv_job_t *job) {
     }
     int rc = act(job, text, cap);
     if (rc == KF_ROUTING_OK) {
-        if (job->act != KF_CONV_ACT_MESSAGE) kf_conv_ho_queue_moved(job->c);
+        if (job->act != KF_CONV_ACT_MESSAGE && job->act != KF_CONV_ACT_NOTE) kf_conv_ho_queue_moved(job->c);
         store(job, text);
     } else {
         kf_conv_job_fail(job, rc == KF_ROUTING_EINVAL || rc == KF_ROUTING_ENOENT ? KF_CONV_INVALID : KF_CONV_STATE,
@@ -227,12 +275,12 @@ int kf_conv_assign(kf_conv_t *c, const char *conv_id, const char *agent_id, cons
     return kf_conv_submit(c, job);
 }
 
-int kf_conv_agent_message(kf_conv_t *c, const char *conv_id, const char *agent_id, const char *text, size_t len,
-                          kf_loop_t *loop, kf_conv_done_fn fn, void *ud) {
+static int typed(kf_conv_t *c, kf_conv_act_t act, const char *conv_id, const char *agent_id, const char *text, size_t len,
+                 kf_loop_t *loop, kf_conv_done_fn fn, void *ud) {
     kf_conv_job_t *job;
     long cps = text ? kf_conv_utf8_count(text, len) : -1;
     if (cps < 1 || cps > KF_CONV_MAX_TEXT) return KF_CONV_INVALID;
-    int rc = start(c, KF_CONV_ACT_MESSAGE, conv_id, agent_id, loop, fn, ud, &job);
+    int rc = start(c, act, conv_id, agent_id, loop, fn, ud, &job);
     if (rc != KF_CONV_OK) return rc;
     if (!(job->text = malloc(len + 1))) {
         kf_conv_job_free(job);
@@ -241,7 +289,18 @@ int kf_conv_agent_message(kf_conv_t *c, const char *conv_id, const char *agent_i
     memcpy(job->text, text, len);
     job->text[len] = 0;
     job->len = len;
+    if (agent_id) snprintf(job->author, sizeof job->author, "%s", agent_id);
     return kf_conv_submit(c, job);
+}
+
+int kf_conv_agent_message(kf_conv_t *c, const char *conv_id, const char *agent_id, const char *text, size_t len,
+                          kf_loop_t *loop, kf_conv_done_fn fn, void *ud) {
+    return typed(c, KF_CONV_ACT_MESSAGE, conv_id, agent_id, text, len, loop, fn, ud);
+}
+
+int kf_conv_agent_note(kf_conv_t *c, const char *conv_id, const char *agent_id, const char *text, size_t len,
+                       kf_loop_t *loop, kf_conv_done_fn fn, void *ud) {
+    return typed(c, KF_CONV_ACT_NOTE, conv_id, agent_id, text, len, loop, fn, ud);
 }
 
 int kf_conv_hand_back(kf_conv_t *c, const char *conv_id, kf_loop_t *loop, kf_conv_done_fn fn, void *ud) {

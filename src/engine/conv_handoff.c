@@ -135,6 +135,7 @@ void kf_conv_ho_publish_job(kf_conv_job_t *job) {
     if (!job->queued) return;
     publish_queue(c, job->conv_id, job->queue_skill, job->queue_pos);
     kf_conv_ho_queue_moved(c); /* a VIP may have gone in ahead of others */
+    kf_conv_desk_changed(c);
 }
 
 /* ---- positions --------------------------------------------------------------- */
@@ -186,14 +187,8 @@ void kf_conv_ho_queue_moved(kf_conv_t *c) {
 
 /* ---- enqueueing -------------------------------------------------------------- */
 
-/* An understood intent the routing config always gives to a person
- * (human_intents: human_agent, complaint by default). */
-static int human_intent(kf_conv_job_t *job) {
-    const kf_routing_config_t *cfg = kf_routing_config(job->c->routing);
-    if (!job->intent[0] || job->out_of_scope || job->confidence < job->c->intent_min) return 0;
-    for (size_t i = 0; i < cfg->n_human_intents; i++)
-        if (!strcmp(cfg->human_intents[i], job->intent)) return 1;
-    return 0;
+static int understood(const kf_conv_job_t *job) {
+    return job->intent[0] && !job->out_of_scope && job->confidence >= job->c->intent_min;
 }
 
 static void decide(kf_conv_job_t *job, kf_routing_decision_t *d) {
@@ -204,7 +199,7 @@ static void decide(kf_conv_job_t *job, kf_routing_decision_t *d) {
     kf_routing_input_t in = {.customer_id = cJSON_IsString(uid) ? uid->valuestring : NULL,
                              .vip_tier = cJSON_IsNumber(tier) ? tier->valueint : 0,
                              .language = job->lang, .text = job->text,
-                             .intent = job->intent[0] ? job->intent : NULL, .confidence = job->confidence,
+                             .intent = understood(job) ? job->intent : NULL, .confidence = job->confidence,
                              .out_of_scope = job->out_of_scope, .intents_seen = 1, .entities = job->n_ents,
                              .failures = job->misses, .intent_skill = skill};
     kf_routing_decide(kf_routing_config(job->c->routing), &in, d);
@@ -223,13 +218,60 @@ static int enqueue(kf_conv_job_t *job, const kf_routing_decision_t *d) {
     return rc;
 }
 
+/* Why the policy wants a person for this message (its decision's reason
+ * starts with why_human's words, router/policy.c), or -1: the bot keeps it.
+ * Two failures alone do not hand off: the bot's second fallback offers a
+ * person and the customer chooses (reason fallback when they accept). */
+static const char *reason_text(const kf_routing_decision_t *d) {
+    const char *p = d->reason;
+    while (!strncmp(p, "rule ", 5) && strstr(p, "; ")) p = strstr(p, "; ") + 2; /* the rule list, then why */
+    return p;
+}
+
+static int policy_reason(const kf_routing_decision_t *d) {
+    const char *why = reason_text(d);
+    if (d->kind == KF_ROUTING_BOT) return -1;
+    if (!strncmp(why, "a routing rule", 14)) return KF_CONV_REASON_RULE;
+    if (!strncmp(why, "the intent is", 13)) return KF_CONV_REASON_COMPLAINT; /* human_intents: complaint */
+    if (!strncmp(why, "the message is strongly negative", 32)) return KF_CONV_REASON_COMPLAINT;
+    if (!strncmp(why, "the query is too complex", 24)) return KF_CONV_REASON_COMPLEXITY;
+    return -1;
+}
+
+/* The console's facts about this handoff (conv_held.c). */
+static void remember(kf_conv_job_t *job, const kf_routing_decision_t *d, int reason) {
+    kf_conv_handoff_t h;
+    memset(&h, 0, sizeof h);
+    cJSON *p = job->profile_json ? cJSON_Parse(job->profile_json) : NULL;
+    const cJSON *uid = cJSON_GetObjectItemCaseSensitive(p, "user_id");
+    const cJSON *name = cJSON_GetObjectItemCaseSensitive(p, "name");
+    const cJSON *tier = cJSON_GetObjectItemCaseSensitive(p, "vip_tier");
+    snprintf(h.conv_id, sizeof h.conv_id, "%s", job->conv_id);
+    h.reason = (kf_conv_reason_t)reason;
+    snprintf(h.skill, sizeof h.skill, "%s", d->skill);
+    snprintf(h.lang, sizeof h.lang, "%s", job->lang);
+    snprintf(h.intent, sizeof h.intent, "%s", understood(job) ? job->intent : "");
+    if (cJSON_IsString(name)) snprintf(h.customer_name, sizeof h.customer_name, "%s", name->valuestring);
+    if (cJSON_IsString(uid)) snprintf(h.user_id, sizeof h.user_id, "%s", uid->valuestring);
+    h.vip_tier = cJSON_IsNumber(tier) ? tier->valueint : 0;
+    h.handoff_ms = kf_history_now_ms();
+    cJSON_Delete(p);
+    kf_conv_held_summarise(job->c, job->conv_id, job->masked ? job->masked : job->text, h.intent, &h);
+    kf_conv_held_put(job->c, &h);
+}
+
 int kf_conv_ho_enqueue(kf_conv_job_t *job) {
     kf_conv_t *c = job->c;
     /* With every reply slot taken (a flow's long answer) there is no room
      * for the notice: the handoff frame still goes out, nobody is queued. */
-    if (!c->routing || (!job->handoff_skill && !human_intent(job)) || job->n_out >= KF_CONV_MAX_REPLIES) return 0;
+    if (!c->routing || job->n_out >= KF_CONV_MAX_REPLIES) return 0;
     kf_routing_decision_t d;
     decide(job, &d);
+    int reason = job->handoff_skill ? job->handoff_reason - 1 : policy_reason(&d);
+    if (reason < 0 && job->handoff_skill) reason = KF_CONV_REASON_CUSTOMER_REQUEST;
+    if (reason < 0) return 0;
+    kf_log(KF_LOG_INFO, "handoff", "conversation_id", 's', job->conv_id, "skill", 's', d.skill, "reason", 's',
+           kf_conv_reason_name((kf_conv_reason_t)reason), "why", 's', reason_text(&d), NULL);
     int rc = enqueue(job, &d);
     size_t pos = 0, n = 0;
     if (rc == KF_ROUTING_OK) rc = kf_routing_position(c->routing, job->conv_id, &pos, &n);
@@ -239,6 +281,8 @@ int kf_conv_ho_enqueue(kf_conv_job_t *job) {
         return 0;
     }
     if (!job->handoff_skill) KF_CONV_COUNT(c, handoffs);
+    KF_CONV_COUNT(c, handoffs_by_reason[reason]);
+    remember(job, &d, reason);
     job->queued = 1;
     job->queue_pos = pos;
     snprintf(job->queue_skill, sizeof job->queue_skill, "%s", d.skill);
@@ -251,18 +295,35 @@ int kf_conv_ho_enqueue(kf_conv_job_t *job) {
     return 0;
 }
 
+/* The agent holding conv_id (offered or assigned) learns it is gone. */
+void kf_conv_ho_tell_agent(kf_conv_t *c, const char *agent_id, const char *conv_id, int offered, const char *reason) {
+    char js[200];
+    if (!agent_id || !agent_id[0]) return;
+    if (offered)
+        snprintf(js, sizeof js, "{\"type\":\"offer_withdrawn\",\"conversation_id\":\"%s\",\"reason\":\"%s\"}", conv_id,
+                 reason);
+    else
+        snprintf(js, sizeof js, "{\"type\":\"released\",\"conversation_id\":\"%s\",\"reason\":\"%s\"}", conv_id, reason);
+    kf_conv_ho_publish(c, "agent", agent_id, js);
+}
+
 void kf_conv_ho_forget(kf_conv_t *c, const char *conv_id) {
     kf_routing_conv_info_t info;
     int64_t now = kf_history_now_ms();
     if (!c->routing || kf_routing_conv_info(c->routing, conv_id, now, &info) != KF_ROUTING_OK) return;
     if (info.state == KF_ROUTING_ASSIGNED) kf_routing_release(c->routing, conv_id, now);
     else kf_routing_leave(c->routing, conv_id, now);
+    if (info.state == KF_ROUTING_ASSIGNED) kf_conv_ho_tell_agent(c, info.agent_id, conv_id, 0, "ended");
+    if (info.state == KF_ROUTING_OFFERED) kf_conv_ho_tell_agent(c, info.agent_id, conv_id, 1, "left");
     kf_conv_ho_queue_moved(c);
+    kf_conv_desk_changed(c);
 }
 
 void kf_conv_ho_undo(kf_conv_job_t *job) {
     if (!job->queued || !job->c->routing) return;
     kf_routing_leave(job->c->routing, job->conv_id, kf_history_now_ms());
     job->queued = 0;
+    kf_conv_held_drop(job->c, job->conv_id); /* not an escalation after all: the notice was never stored */
     kf_conv_ho_queue_moved(job->c);
+    kf_conv_desk_changed(job->c);
 }

@@ -28,7 +28,14 @@
 typedef enum { KF_CONV_JOB_MESSAGE = 1, KF_CONV_JOB_CLOSE, KF_CONV_JOB_CREATE, KF_CONV_JOB_AGENT } kf_conv_job_kind_t;
 
 /* What an agent job does (conv_agent.c). */
-typedef enum { KF_CONV_ACT_ASSIGN = 1, KF_CONV_ACT_MESSAGE, KF_CONV_ACT_HANDBACK, KF_CONV_ACT_TRANSFER, KF_CONV_ACT_CLOSE } kf_conv_act_t;
+typedef enum {
+    KF_CONV_ACT_ASSIGN = 1,
+    KF_CONV_ACT_MESSAGE,
+    KF_CONV_ACT_HANDBACK,
+    KF_CONV_ACT_TRANSFER,
+    KF_CONV_ACT_CLOSE,
+    KF_CONV_ACT_NOTE
+} kf_conv_act_t;
 
 /* One reply being built: text owned, quick replies the bot's (or static). */
 typedef struct {
@@ -53,6 +60,7 @@ struct kf_conv_job {
     char *client_msg_id;
     /* close */
     int csat;
+    int csat_new;          /* the conversation had no rating yet */
     char *comment;
     /* working state of a message */
     uint64_t version;      /* the session's, for the compare-and-set put */
@@ -84,10 +92,13 @@ struct kf_conv_job {
     int queued;
     size_t queue_pos;
     char queue_skill[48];
+    int handoff_reason;    /* kf_conv_reason_t + 1 when the dialogue or the answer chose it; 0 = the routing policy decides */
     /* agent jobs (conv_agent.c) */
     kf_conv_act_t act;
     char agent_id[64];
     char target_skill[48];
+    char prev_agent[64];   /* who had the conversation before this action ("" none) */
+    char author[64];       /* an agent's message or note: who wrote it ("" an admin) */
 };
 
 struct kf_conv {
@@ -109,6 +120,9 @@ struct kf_conv {
     kf_routing_t *routing;
     double avg_handle_s;
     struct kf_conv_waiting *waiting; /* who is told their queue position */
+    struct kf_conv_held *held;       /* handoff facts per escalated conversation (conv_held.c) */
+    void (*desk_changed)(void *ud);
+    void *desk_ud;
     /* housekeeping thread: sweeps the session store */
     pthread_t hk_thread;
     atomic_int hk_stop;
@@ -116,6 +130,8 @@ struct kf_conv {
     struct {
         atomic_ulong messages, replies, duplicates, faq_answers, fallbacks, handoffs, flows_started, flows_completed;
         atomic_ulong conversations_started, conversations_closed, conversations_expired;
+        atomic_ulong handoffs_by_reason[KF_CONV_N_REASONS], ended_contained, ended_escalated, csat_count, csat_sum;
+        atomic_ulong waits, wait_buckets[KF_CONV_WAIT_BUCKETS], wait_sum_ms;
     } st;
 };
 
@@ -163,6 +179,8 @@ void kf_conv_ho_undo(kf_conv_job_t *job);
 void kf_conv_ho_publish_job(kf_conv_job_t *job);
 void kf_conv_ho_publish_msg(kf_conv_t *c, const char *conv_id, const kf_conv_msg_t *m);
 void kf_conv_ho_publish(kf_conv_t *c, const char *kind, const char *id, const char *json);
+/* Publishes offer_withdrawn (offered) or released on agent:<agent_id>. */
+void kf_conv_ho_tell_agent(kf_conv_t *c, const char *agent_id, const char *conv_id, int offered, const char *reason);
 /* Someone left a queue or was assigned: tells every waiting customer whose position changed. */
 void kf_conv_ho_queue_moved(kf_conv_t *c);
 /* Starts following conv_id's position (it was just enqueued or transferred to a queue). */
@@ -170,6 +188,23 @@ void kf_conv_ho_track(kf_conv_t *c, const char *conv_id, const char *skill, size
 /* The notice "You are being connected..." in lang, into out. */
 void kf_conv_ho_notice(kf_conv_t *c, const char *lang, const char *skill, size_t pos, char *out, size_t n);
 int64_t kf_conv_ho_eta_s(kf_conv_t *c, size_t pos);
+
+/* conv_held.c: the handoff facts (kf_conv_handoff_t) of escalated conversations */
+int kf_conv_held_init(kf_conv_t *c);
+void kf_conv_held_free(kf_conv_t *c);
+/* Records (or replaces) h; -1 when out of memory (the facts are then missing from the console). */
+int kf_conv_held_put(kf_conv_t *c, const kf_conv_handoff_t *h);
+/* The conversation ended: its facts go, and it counts as contained or escalated. */
+void kf_conv_held_ended(kf_conv_t *c, const char *conv_id);
+/* Forgets without counting; 1 when it was there. */
+int kf_conv_held_drop(kf_conv_t *c, const char *conv_id);
+void kf_conv_held_set_reason(kf_conv_t *c, const char *conv_id, kf_conv_reason_t r);
+/* Fills h's summary from the stored conversation plus the message being handled. */
+void kf_conv_held_summarise(kf_conv_t *c, const char *conv_id, const char *text, const char *intent, kf_conv_handoff_t *h);
+/* A person took the conversation after waiting wait_ms. */
+void kf_conv_held_waited(kf_conv_t *c, int64_t wait_ms);
+/* Tells the desk the queues may have changed. */
+void kf_conv_desk_changed(kf_conv_t *c);
 
 /* conv.c: for the other kinds of job */
 kf_conv_job_t *kf_conv_job_new(kf_conv_t *c, kf_conv_job_kind_t kind, const char *conv_id, kf_loop_t *loop,

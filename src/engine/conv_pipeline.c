@@ -101,7 +101,7 @@ static void answer_duplicate(kf_conv_job_t *job, int64_t seq) {
     kf_conv_msg_t replies[KF_CONV_MAX_REPLIES];
     size_t n = 0;
     for (size_t i = 1; i < ms.n && ms.v[i].sender != KF_HISTORY_CUSTOMER && n < KF_CONV_MAX_REPLIES; i++)
-        replies[n++] = (kf_conv_msg_t){ms.v[i].seq, ms.v[i].sender, ms.v[i].text, NULL, 0, ms.v[i].created_at_ms};
+        if (ms.v[i].sender != KF_HISTORY_NOTE) replies[n++] = (kf_conv_msg_t){ms.v[i].seq, ms.v[i].sender, ms.v[i].text, NULL, 0, ms.v[i].created_at_ms};
     const char *lang = job->lang[0] ? job->lang : kf_conv_bot_lang(c->bot, kf_conv_detect_lang(job->text, job->len));
     kf_conv_result_t r = {.status = KF_CONV_OK, .error = "", .conv_id = job->conv_id, .ack_seq = seq, .duplicate = 1,
                           .lang = lang, .intent = ms.v[0].intent, .confidence = ms.v[0].confidence,
@@ -298,12 +298,15 @@ static int apply(kf_conv_job_t *job, kf_dlg_out_t *out) {
     const kf_dlg_action_t *a = &out->action;
     if (a->kind == KF_DLG_ANSWER_INTENT) {
         if (kf_conv_answer_intent(job, a->intent) < 0) return -1;
-        return add_dlg_msgs(job, out); /* a resume offer goes after the answer */
+        /* A resume offer goes after the answer, unless the answer hands the
+         * customer to a person: the flow stays paused for when the bot has them back. */
+        return job->handoff_skill ? 0 : add_dlg_msgs(job, out);
     }
     job->answered_by_flow = 1;
     if (add_dlg_msgs(job, out) < 0) return -1;
     if (a->kind == KF_DLG_HANDOFF) {
         job->handoff_skill = a->skill;
+        job->handoff_reason = 1 + KF_CONV_REASON_FLOW;
         KF_CONV_COUNT(c, handoffs);
         if (!out->n_msgs && kf_conv_add_response(job, "human_agent") < 0) return -1;
     } else if (a->kind == KF_DLG_FLOW_DONE) {

@@ -128,8 +128,12 @@ static int add_human_offer(kf_conv_job_t *job) {
 
 static int add_fallback(kf_conv_job_t *job) {
     KF_CONV_COUNT(job->c, fallbacks);
+    if (job->misses < 0) job->misses = 0;
     if (++job->misses >= 2) {
-        job->misses = 0; /* the offer is made; the next miss starts counting again */
+        /* The offer is made; the next miss starts counting again.  -1 (not
+         * 0) remembers the offer for one turn: a "yes, a person" right after
+         * it is a handoff for the fallback reason. */
+        job->misses = -1;
         return add_human_offer(job);
     }
     int rc = kf_conv_add_response(job, "oos");
@@ -159,6 +163,8 @@ int kf_conv_answer_intent(kf_conv_job_t *job, const char *intent) {
     int understood = intent && strcmp(intent, "oos") != 0 && !job->out_of_scope && job->confidence >= c->intent_min;
     if (understood && !strcmp(intent, "human_agent")) {
         job->handoff_skill = kf_bot_skill(c->bot, intent);
+        /* after the bot's two-miss offer, taking it up is the fallback trigger */
+        job->handoff_reason = 1 + (job->misses < 0 ? KF_CONV_REASON_FALLBACK : KF_CONV_REASON_CUSTOMER_REQUEST);
         KF_CONV_COUNT(c, handoffs);
     }
     if (understood) {

@@ -50,7 +50,7 @@ static const kf_schema_t s_close_req = KF_OBJECT(.name = "CloseConversation", .p
 
 static const kf_schema_t s_conv_id = KF_STRING(CONV_ID_PATTERN, .description = "Conversation id: 32 lowercase hex digits");
 static const kf_schema_t s_seq = KF_INTEGER(KF_GE(0), .description = "Sequence number in the conversation, from 1");
-static const char *const senders[] = {"customer", "bot", "agent", "system", NULL};
+static const char *const senders[] = {"customer", "bot", "agent", "system", "note", NULL};
 static const kf_schema_t s_from = KF_STRING(.enum_values = senders);
 static const kf_schema_t s_str = KF_STRING();
 static const kf_schema_t s_nstr = KF_STRING(.nullable = 1);
@@ -317,12 +317,14 @@ static cJSON *nullable_str(const char *s) { return s ? cJSON_CreateString(s) : c
 /* A request with an agent credential reads as that agent: it must be live,
  * and the conversation assigned to it unless it is an admin.  Customers
  * (no agent credential) keep reading by conversation id.  1 = proceed. */
+/* 0: answered (401/403); 1: a customer (no agent credential: the id is the
+ * secret); 2: an agent who may read it, internal notes included. */
 static int agent_may_read(kf_req_t *r, const kf_history_conv_t *hc) {
     h2o_iovec_t tok;
     kf_agent_t a;
     if (!kf_agent_auth_http() || !kf_agent_auth_token_of(r, &tok)) return 1;
     if (!kf_agent_auth_require(r, KF_AGENT_ROLE_AGENT, &a)) return 0;
-    if (a.role == KF_AGENT_ROLE_ADMIN || (hc->agent_id && !strcmp(hc->agent_id, a.id))) return 1;
+    if (a.role == KF_AGENT_ROLE_ADMIN || (hc->agent_id && !strcmp(hc->agent_id, a.id))) return 2;
     kf_http_send_error(r, 403, "Forbidden: this conversation is not assigned to you");
     return 0;
 }
@@ -337,7 +339,8 @@ static void fetch(kf_req_t *r) {
         kf_http_send_error(r, 404, "Not Found: no such conversation");
         return;
     }
-    if (rc == KF_HISTORY_OK && !agent_may_read(r, &hc)) {
+    int reader = rc == KF_HISTORY_OK ? agent_may_read(r, &hc) : 1;
+    if (!reader) {
         kf_history_conv_free(&hc);
         return;
     }
@@ -353,6 +356,7 @@ static void fetch(kf_req_t *r) {
     cJSON_AddStringToObject(doc, "conversation_id", id);
     for (size_t i = 0; i < ms.n; i++) {
         const kf_history_msg_t *m = &ms.v[i];
+        if (m->sender == KF_HISTORY_NOTE && reader != 2) continue; /* agents' notes are not the customer's */
         cJSON *o = cJSON_CreateObject();
         cJSON_AddNumberToObject(o, "seq", (double)m->seq);
         cJSON_AddStringToObject(o, "from", kf_history_sender_name(m->sender));

@@ -93,6 +93,7 @@ int kf_wschat_send_reply(kf_wschat_conn_t *c, const kf_conv_msg_t *m) {
  * belong to the moment the bot offered them), so the list is empty. */
 static int send_stored(kf_wschat_conn_t *c, const kf_history_msg_t *m) {
     if (m->seq > c->seen_seq) c->seen_seq = m->seq;
+    if (m->sender == KF_HISTORY_NOTE) return 0; /* an agent's internal note: never the customer's */
     char st[FRAME_STACK];
     kf_buf_t b;
     kf_buf_init_with(&b, st, sizeof st);

@@ -215,6 +215,35 @@ int kf_routing_transfer(kf_routing_t *r, const char *conv_id, const char *to_ski
 /* The agent is done with the conversation (closed or handed back to the bot). */
 int kf_routing_release(kf_routing_t *r, const char *conv_id, int64_t now_ms);
 
+/* ---- views for people (snapshot.c): O(n), for dashboards, not decisions ---- */
+
+typedef struct {
+    char conv_id[KF_ROUTING_ID_MAX];
+    kf_routing_conv_state_t state;
+    char skill[KF_ROUTING_NAME_MAX], lang[KF_ROUTING_NAME_MAX];
+    char agent_id[KF_ROUTING_ID_MAX]; /* offered to or assigned to; "" while waiting */
+    double effective_priority;
+    int64_t enqueued_ms, offered_ms;  /* offered_ms: 0 unless offered */
+} kf_routing_entry_t;
+/* Every conversation the router holds, by skill, then waiting before offered
+ * before assigned, then highest effective priority (the queue order).
+ * *out is malloc'd (NULL when none or out of memory); returns the count. */
+size_t kf_routing_snapshot(kf_routing_t *r, int64_t now_ms, kf_routing_entry_t **out);
+
+typedef struct {
+    char skill[KF_ROUTING_NAME_MAX];
+    size_t waiting, offered, assigned;
+    int64_t oldest_wait_ms; /* of the waiting ones; 0 when none */
+} kf_routing_skill_stats_t;
+typedef struct {
+    kf_routing_skill_stats_t skills[KF_ROUTING_MAX_SKILLS];
+    size_t n_skills;
+    int agents_online, agents_away;
+    int load;     /* conversations offered to or assigned to online and away agents */
+    int capacity; /* max_chats summed over online agents */
+} kf_routing_stats_t;
+void kf_routing_stats(kf_routing_t *r, int64_t now_ms, kf_routing_stats_t *out);
+
 /* kf_routing_decide plus the live state, without changing it: a human target
  * becomes KF_ROUTING_AGENT when an agent would take it now (the customer's
  * last agent, or the least-loaded one when nobody better is waiting). */

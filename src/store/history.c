@@ -39,6 +39,7 @@ void kf_history_msgs_free(kf_history_msgs_t *ms) {
         free((char *)ms->v[i].client_msg_id);
         free((char *)ms->v[i].intent);
         free((char *)ms->v[i].entities_json);
+        free((char *)ms->v[i].author);
     }
     free(ms->v);
     ms->v = NULL;
@@ -69,17 +70,17 @@ int kf_history_new_id(char id[KF_HISTORY_ID_LEN + 1]) {
     return 0;
 }
 
-static const char *const sender_names[] = {NULL, "customer", "bot", "agent", "system"};
+static const char *const sender_names[] = {NULL, "customer", "bot", "agent", "system", "note"};
 static const char *const status_names[] = {NULL, "open", "closed", "expired"};
 
 const char *kf_history_sender_name(kf_history_sender_t s) {
-    return (int)s >= 1 && (int)s <= 4 ? sender_names[s] : NULL;
+    return (int)s >= 1 && (int)s <= 5 ? sender_names[s] : NULL;
 }
 const char *kf_history_status_name(kf_history_status_t s) {
     return (int)s >= 1 && (int)s <= 3 ? status_names[s] : NULL;
 }
 int kf_history_sender_parse(const char *s) {
-    for (int i = 1; s && i <= 4; i++)
+    for (int i = 1; s && i <= 5; i++)
         if (!strcmp(s, sender_names[i])) return i;
     return -1;
 }

@@ -45,7 +45,8 @@ enum {
 #define KF_HISTORY_MAX_TEXT (1u << 20)
 
 typedef enum { KF_HISTORY_STATUS_ANY = 0, KF_HISTORY_OPEN = 1, KF_HISTORY_CLOSED = 2, KF_HISTORY_EXPIRED = 3 } kf_history_status_t;
-typedef enum { KF_HISTORY_CUSTOMER = 1, KF_HISTORY_BOT = 2, KF_HISTORY_AGENT = 3, KF_HISTORY_SYSTEM = 4 } kf_history_sender_t;
+typedef enum { KF_HISTORY_CUSTOMER = 1, KF_HISTORY_BOT = 2, KF_HISTORY_AGENT = 3, KF_HISTORY_SYSTEM = 4,
+               KF_HISTORY_NOTE = 5 /* an agent's internal note: never shown to the customer */ } kf_history_sender_t;
 
 /* What a customer told us about themselves; stored as one JSON object. */
 typedef struct {
@@ -76,6 +77,7 @@ typedef struct {
     double confidence;          /* meaningful only with an intent */
     const char *entities_json;  /* may be NULL; must be valid JSON */
     int64_t created_at_ms;      /* 0 on input = now */
+    const char *author;         /* may be NULL; the agent id of an agent's message or note */
 } kf_history_msg_t;
 
 typedef struct { kf_history_msg_t *v; size_t n; } kf_history_msgs_t;

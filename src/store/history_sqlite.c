@@ -80,7 +80,7 @@ static const char *const wsql[W__N] = {
     [W_CONV] = "SELECT num, last_seq, status FROM conversations WHERE id = ?1",
     [W_DUP] = "SELECT seq FROM messages WHERE conv = ?1 AND client_msg_id = ?2",
     [W_INSERT] = "INSERT INTO messages(conv, seq, sender, text, client_msg_id, intent, confidence, entities, "
-                 "created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                 "created_at, author) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
     [W_SETSEQ] = "UPDATE conversations SET last_seq = ?2 WHERE num = ?1",
     /* an ended conversation keeps its end; a CSAT given now is recorded either way */
     [W_CLOSE] = "UPDATE conversations SET "
@@ -225,6 +225,7 @@ static int run_append(kf_history_sqlite_t *s, kf_history_req_t *r) {
         else sqlite3_bind_null(st, 7);
         bind_opt(st, 8, m->entities_json);
         sqlite3_bind_int64(st, 9, m->created_at_ms);
+        bind_opt(st, 10, m->author);
         rc = sqlite3_step(st);
         sqlite3_reset(st);
         if (rc != SQLITE_DONE) return fail(r, code_of(rc), "append failed", s->wdb);
@@ -508,7 +509,7 @@ static int op_append(kf_history_t *h, const char *conv_id, const kf_history_msg_
         if (!m->text || strlen(m->text) > KF_HISTORY_MAX_TEXT) return bad(err, errlen, "message text missing or too long");
         if (m->client_msg_id && (!*m->client_msg_id || strlen(m->client_msg_id) > 128))
             return bad(err, errlen, "client_msg_id must be 1..128 bytes");
-        bytes += slen(m->text) + slen(m->client_msg_id) + slen(m->intent) + slen(m->entities_json);
+        bytes += slen(m->text) + slen(m->client_msg_id) + slen(m->intent) + slen(m->entities_json) + slen(m->author);
     }
     char *arena;
     kf_history_req_t *r = req_new(KF_HISTORY_OP_APPEND, conv_id, cb, n, bytes, &arena);
@@ -522,6 +523,7 @@ static int op_append(kf_history_t *h, const char *conv_id, const kf_history_msg_
         d->client_msg_id = put(&arena, msgs[i].client_msg_id);
         d->intent = put(&arena, msgs[i].intent);
         d->entities_json = put(&arena, msgs[i].entities_json);
+        d->author = put(&arena, msgs[i].author);
         if (d->created_at_ms <= 0) d->created_at_ms = now;
     }
     return enqueue((kf_history_sqlite_t *)h, r, err, errlen);

@@ -23,7 +23,7 @@
 static const char *const rsql[KF_HSR__N] = {
     [KF_HSR_CONV] = "SELECT " CONV_COLS " FROM conversations WHERE id = ?1",
     [KF_HSR_NUM] = "SELECT num, last_seq FROM conversations WHERE id = ?1",
-    [KF_HSR_FETCH] = "SELECT seq, sender, text, client_msg_id, intent, confidence, entities, created_at "
+    [KF_HSR_FETCH] = "SELECT seq, sender, text, client_msg_id, intent, confidence, entities, created_at, author "
                      "FROM messages WHERE conv = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
     [KF_HSR_FIND] = "SELECT seq FROM messages WHERE conv = ?1 AND client_msg_id = ?2",
     /* keyset paging on (started_at, num), newest first: no OFFSET scans */
@@ -241,6 +241,7 @@ int kf_history_sqlite_fetch(kf_history_t *h, const char *conv_id, int64_t after_
             m->confidence = sqlite3_column_double(st, 5);
             m->entities_json = col_dup(st, 6, &oom);
             m->created_at_ms = sqlite3_column_int64(st, 7);
+            m->author = col_dup(st, 8, &oom);
         }
         if (ms.n < want && src != SQLITE_DONE) rc = read_err(c, err, errlen);
         if (oom) rc = KF_HISTORY_NOMEM, snprintf(err, errlen, "out of memory");

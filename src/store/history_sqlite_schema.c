@@ -45,6 +45,26 @@ static const char *const migrations[] = {
     "  created_at INTEGER NOT NULL,"
     "  PRIMARY KEY (conv, seq)) WITHOUT ROWID;"
     "CREATE UNIQUE INDEX messages_client_msg ON messages(conv, client_msg_id) WHERE client_msg_id IS NOT NULL;",
+    /* 1 -> 2: agents' internal notes (sender 5) and who wrote an agent's
+     * message or note (author).  SQLite cannot change a CHECK in place: the
+     * table is copied (its index goes with the old table and is made again). */
+    "CREATE TABLE messages2 ("
+    "  conv INTEGER NOT NULL,"
+    "  seq INTEGER NOT NULL CHECK (seq >= 1),"
+    "  sender INTEGER NOT NULL CHECK (sender BETWEEN 1 AND 5),"
+    "  text TEXT NOT NULL,"
+    "  client_msg_id TEXT,"
+    "  intent TEXT,"
+    "  confidence REAL,"
+    "  entities TEXT CHECK (entities IS NULL OR json_valid(entities)),"
+    "  created_at INTEGER NOT NULL,"
+    "  author TEXT,"
+    "  PRIMARY KEY (conv, seq)) WITHOUT ROWID;"
+    "INSERT INTO messages2(conv, seq, sender, text, client_msg_id, intent, confidence, entities, created_at) "
+    "  SELECT conv, seq, sender, text, client_msg_id, intent, confidence, entities, created_at FROM messages;"
+    "DROP TABLE messages;"
+    "ALTER TABLE messages2 RENAME TO messages;"
+    "CREATE UNIQUE INDEX messages_client_msg ON messages(conv, client_msg_id) WHERE client_msg_id IS NOT NULL;",
 };
 
 #define NMIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
