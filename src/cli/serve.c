@@ -138,6 +138,11 @@ int kf_cli_serve(int argc, char **argv) {
         return 1;
     }
     if (app.conv) kf_conv_set_routing(app.conv, routing); /* handoffs now reach the queues */
+    kf_desk_t *desk = app.conv ? kf_serve_desk_start(app.bot, app.conv, routing, app.agent_auth, err, sizeof err) : NULL;
+    if (app.conv && !desk) {
+        fprintf(stderr, "kefu: serve: %s\n", err);
+        return 1;
+    }
     if ((app.conv && kf_routes_ws_register(app.conv, NULL) < 0) ||
         (app.conv && kf_routes_agent_conv_register(app.conv, routing, app.agent_auth) < 0) || kf_ops_build_openapi() < 0) {
         fprintf(stderr, "kefu: serve: start-up failed\n");
@@ -148,7 +153,9 @@ int kf_cli_serve(int argc, char **argv) {
     kf_log(KF_LOG_INFO, "starting", "version", 's', KF_VERSION, "model", 's', model ? model : "", "web_root", 's',
            web_root ? web_root : "", "static_files", 'i', (long long)kf_static_count(), NULL);
     int rc = kf_http_serve(&cfg);
+    kf_desk_stop(desk);
     kf_serve_app_stop(&app);
+    kf_desk_free(desk);
     kf_routing_free(routing);
     free(own_web);
     free(own_bot);

@@ -6,6 +6,8 @@
 
 #include <stdio.h>
 
+#include "http/routes_agents_ws.h"
+#include "http/routes_desk.h"
 #include "http/routes_routing.h"
 #include "obs/log.h"
 
@@ -35,4 +37,18 @@ kf_routing_t *kf_serve_routing_start(const kf_bot_t *bot, const char *bot_dir, c
     }
     kf_log(KF_LOG_INFO, "routing ready", "rules", 'i', (long long)cfg.n_rules, "skills", 'i', (long long)ns, NULL);
     return r;
+}
+
+kf_desk_t *kf_serve_desk_start(const kf_bot_t *bot, kf_conv_t *conv, kf_routing_t *routing, kf_agent_auth_t *auth,
+                               char *err, size_t errlen) {
+    kf_desk_config_t dc = {.conv = conv, .routing = routing, .auth = auth, .bot = bot};
+    kf_desk_t *d = kf_desk_new(&dc, err, errlen);
+    if (!d) return NULL;
+    if (kf_routes_desk_register(d) < 0 || kf_routes_agents_ws_register(d, conv, auth) < 0) {
+        kf_desk_free(d);
+        snprintf(err, errlen, "agent desk: routes failed to register");
+        return NULL;
+    }
+    kf_desk_register_metrics(d);
+    return d;
 }

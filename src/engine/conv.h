@@ -202,10 +202,18 @@ typedef struct {
 /* 0 and *out, or -1 when the conversation never reached the router (or ended). */
 int kf_conv_handoff_get(kf_conv_t *c, const char *conv_id, kf_conv_handoff_t *out);
 
-/* Called (from any thread) after anything that may change the queues or
- * allow an offer: a handoff, an agent action, a conversation ending.  The
- * agents' desk (engine/desk.h) sets it. */
-void kf_conv_set_desk(kf_conv_t *c, void (*changed)(void *ud), void *ud);
+/* The agents' desk (engine/desk.h) hears from the engine, on any thread:
+ * changed — after anything that may change the queues or allow an offer (a
+ * handoff, an agent action, a conversation ending); offered — a transfer
+ * offered conv_id straight to agent_id (offers the router makes otherwise
+ * come from the desk itself). */
+typedef struct {
+    void (*changed)(void *ud);
+    void (*offered)(void *ud, const char *conv_id, const char *agent_id);
+    void *ud;
+} kf_conv_desk_hooks_t;
+/* hooks NULL: unhook. */
+void kf_conv_set_desk(kf_conv_t *c, const kf_conv_desk_hooks_t *hooks);
 /* Offers moved customers out of their queues: tell those behind their new position. */
 void kf_conv_queues_moved(kf_conv_t *c);
 

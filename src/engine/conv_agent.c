@@ -156,6 +156,7 @@ static int transfer(kf_conv_job_t *job, int64_t now, char *text, size_t n) {
     int rc = kf_routing_transfer(job->c->routing, job->conv_id, skill, agent, now);
     if (rc != KF_ROUTING_OK) return rc;
     KF_CONV_COUNT(job->c, handoffs_by_reason[KF_CONV_REASON_TRANSFER]);
+    if (agent) kf_conv_desk_offered(job->c, job->conv_id, agent); /* the router offered it to that agent directly */
     kf_conv_held_set_reason(job->c, job->conv_id, KF_CONV_REASON_TRANSFER);
     kf_routing_conv_info_t info;
     size_t pos = 0, waiting = 0;

@@ -116,16 +116,21 @@ void kf_conv_held_waited(kf_conv_t *c, int64_t wait_ms) {
     KF_CONV_COUNT(c, waits);
 }
 
-void kf_conv_set_desk(kf_conv_t *c, void (*changed)(void *ud), void *ud) {
-    c->desk_changed = NULL; /* never the new function with the old argument */
-    c->desk_ud = ud;
-    c->desk_changed = changed;
+/* Set before the channels start and cleared after they stopped (desk.h), so
+ * plain stores suffice: no call can race the change. */
+void kf_conv_set_desk(kf_conv_t *c, const kf_conv_desk_hooks_t *hooks) {
+    if (hooks) c->desk = *hooks;
+    else memset(&c->desk, 0, sizeof c->desk);
 }
 
 void kf_conv_queues_moved(kf_conv_t *c) { kf_conv_ho_queue_moved(c); }
 
 void kf_conv_desk_changed(kf_conv_t *c) {
-    if (c->desk_changed) c->desk_changed(c->desk_ud);
+    if (c->desk.changed) c->desk.changed(c->desk.ud);
+}
+
+void kf_conv_desk_offered(kf_conv_t *c, const char *conv_id, const char *agent_id) {
+    if (c->desk.offered) c->desk.offered(c->desk.ud, conv_id, agent_id);
 }
 
 /* ---- the summary -------------------------------------------------------------- */

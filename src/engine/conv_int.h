@@ -121,8 +121,7 @@ struct kf_conv {
     double avg_handle_s;
     struct kf_conv_waiting *waiting; /* who is told their queue position */
     struct kf_conv_held *held;       /* handoff facts per escalated conversation (conv_held.c) */
-    void (*desk_changed)(void *ud);
-    void *desk_ud;
+    kf_conv_desk_hooks_t desk;
     /* housekeeping thread: sweeps the session store */
     pthread_t hk_thread;
     atomic_int hk_stop;
@@ -205,6 +204,7 @@ void kf_conv_held_summarise(kf_conv_t *c, const char *conv_id, const char *text,
 void kf_conv_held_waited(kf_conv_t *c, int64_t wait_ms);
 /* Tells the desk the queues may have changed. */
 void kf_conv_desk_changed(kf_conv_t *c);
+void kf_conv_desk_offered(kf_conv_t *c, const char *conv_id, const char *agent_id);
 
 /* conv.c: for the other kinds of job */
 kf_conv_job_t *kf_conv_job_new(kf_conv_t *c, kf_conv_job_kind_t kind, const char *conv_id, kf_loop_t *loop,

@@ -44,6 +44,7 @@ static void queues_changed(kf_desk_t *d) {
 
 /* ---- offers in flight ------------------------------------------------------------ */
 
+/* d->mu held. */
 static void track(kf_desk_t *d, const kf_routing_offer_t *o) {
     if (d->n_offers == d->cap_offers) {
         size_t cap = d->cap_offers ? d->cap_offers * 2 : 32;
@@ -126,6 +127,7 @@ static int upsert(kf_desk_t *d, const kf_agent_t *a) {
 
 int kf_desk_attach(kf_desk_t *d, const kf_agent_t *a) {
     int rc = upsert(d, a);
+    if (rc == KF_ROUTING_EINVAL) return KF_ROUTING_OK; /* no skill or language the bot has (an admin): on duty, never offered */
     if (rc != KF_ROUTING_OK) return rc;
     kf_routing_presence_t p = presence_of(kf_agent_auth_status(d->auth, a->id, NULL));
     pthread_mutex_lock(&d->mu);
@@ -174,6 +176,7 @@ int kf_desk_set_status(kf_desk_t *d, const kf_agent_t *a, kf_agent_status_t st) 
     if (t) t->presence = presence_of(st);
     pthread_mutex_unlock(&d->mu);
     if (rc == KF_ROUTING_OK) rc = kf_routing_agent_status(d->routing, a->id, presence_of(st), kf_history_now_ms());
+    else if (rc == KF_ROUTING_EINVAL) rc = KF_ROUTING_OK; /* not routable (see attach): the status is still recorded */
     kf_desk_kick(d);
     return rc;
 }
@@ -208,6 +211,24 @@ void kf_desk_kick(kf_desk_t *d) {
 }
 
 static void conv_changed(void *ud) { kf_desk_kick(ud); }
+
+/* A transfer to one agent: the router made the offer, the desk tells the agent and follows it. */
+static void conv_offered(void *ud, const char *conv_id, const char *agent_id) {
+    kf_desk_t *d = ud;
+    kf_routing_offer_t o;
+    kf_routing_conv_info_t info;
+    memset(&o, 0, sizeof o);
+    snprintf(o.conv_id, sizeof o.conv_id, "%s", conv_id);
+    snprintf(o.agent_id, sizeof o.agent_id, "%s", agent_id);
+    if (kf_routing_conv_info(d->routing, conv_id, kf_history_now_ms(), &info) == KF_ROUTING_OK)
+        snprintf(o.skill, sizeof o.skill, "%s", info.skill);
+    pthread_mutex_lock(&d->mu);
+    track(d, &o);
+    publish_offer(d, &o);
+    pthread_mutex_unlock(&d->mu);
+    atomic_fetch_add(&d->offers_made, 1);
+    kf_desk_kick(d);
+}
 
 /* One pass: time-driven work, resolved offers, new offers. */
 static void pass(kf_desk_t *d, int kicked) {
@@ -288,13 +309,14 @@ kf_desk_t *kf_desk_new(const kf_desk_config_t *cfg, char *err, size_t errlen) {
         free(d);
         return NULL;
     }
-    kf_conv_set_desk(d->conv, conv_changed, d);
+    kf_conv_desk_hooks_t hooks = {.changed = conv_changed, .offered = conv_offered, .ud = d};
+    kf_conv_set_desk(d->conv, &hooks);
     return d;
 }
 
 void kf_desk_stop(kf_desk_t *d) {
     if (!d || d->stopped) return;
-    kf_conv_set_desk(d->conv, NULL, NULL);
+    kf_conv_set_desk(d->conv, NULL);
     pthread_mutex_lock(&d->mu);
     d->stop = 1;
     pthread_cond_signal(&d->cv);

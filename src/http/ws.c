@@ -103,9 +103,12 @@ static void on_ws_message(h2o_websocket_conn_t *conn, const struct wslay_event_o
 }
 
 /* Writes what is queued, unless the proceed that runs the current message
- * callback will do it once the callback returns. */
+ * callback will do it once the callback returns, or the 101 is still being
+ * written: h2o gives the connection its socket only then (conn->sock is NULL
+ * until), and its completion runs a proceed that writes what was queued, so
+ * a route may send its first frames right after kf_ws_upgrade. */
 static void proceed(kf_ws_t *ws) {
-    if (!ws->in_cb) h2o_websocket_proceed(ws->conn);
+    if (!ws->in_cb && ws->conn->sock) h2o_websocket_proceed(ws->conn);
 }
 
 kf_ws_t *kf_ws_upgrade(kf_req_t *r, kf_ws_msg_fn on_msg, kf_ws_closed_fn on_closed, void *ud) {
@@ -192,7 +195,7 @@ int kf_ws_ping(kf_ws_t *ws) { return send_msg(ws, WSLAY_PING, "", 0); }
  * from inside a callback and while a write is stuck on a full socket. */
 void kf_ws_abort(kf_ws_t *ws) {
     ws->closing = 1;
-    shutdown(h2o_socket_get_fd(ws->conn->sock), SHUT_RDWR);
+    if (ws->conn->sock) shutdown(h2o_socket_get_fd(ws->conn->sock), SHUT_RDWR);
 }
 
 size_t kf_ws_pending(kf_ws_t *ws) { return wslay_event_get_queued_msg_length(ws->conn->ws_ctx); }
