@@ -24,7 +24,7 @@ BIN      := $(BUILD)/kefu
 MODEL    := $(BUILD)/demo.model
 PYTEST    = /usr/bin/python3 -m pytest -q -p no:cacheprovider
 
-.PHONY: all deps run test unit asan integration bench clean model web wsload routing-bench
+.PHONY: all deps run test unit asan integration bench clean model web wsload routing-bench handoff-bench
 all: deps kefu $(MODEL) web
 
 deps:
@@ -79,11 +79,18 @@ test:
 	@$(MAKE) --no-print-directory integration
 
 # The WebSocket chat load generator of bench/run.sh (d): one C file, not part of libkefu.
-$(BUILD)/wsload: bench/wsload/wsload.c
+$(BUILD)/wsload: bench/wsload/wsload.c bench/common/wsproto.c bench/common/wsproto.h
 	@mkdir -p $(dir $@)
-	$(CC) -std=c11 -D_GNU_SOURCE $(OPT) -g -Wall -Wextra -Werror -o $@ $< $(shell pkg-config --libs libcrypto)
+	$(CC) -std=c11 -D_GNU_SOURCE $(OPT) -g -Wall -Wextra -Werror -o $@ $(filter %.c,$^) $(shell pkg-config --libs libcrypto)
 
 wsload: $(BUILD)/wsload
+
+# The handoff → offer benchmark of bench/run.sh (f): the same RFC 6455 client pieces as wsload.
+$(BUILD)/handoff_bench: bench/handoff/handoff_bench.c bench/common/wsproto.c bench/common/wsproto.h
+	@mkdir -p $(dir $@)
+	$(CC) -std=c11 -D_GNU_SOURCE $(OPT) -g -Wall -Wextra -Werror -o $@ $(filter %.c,$^) $(shell pkg-config --libs libcrypto)
+
+handoff-bench: $(BUILD)/handoff_bench
 
 # The routing engine's benchmark (bench/run.sh, BENCH_ONLY=routing): decisions/s, p50/p99.
 $(BUILD)/routing_bench: bench/routing/routing_bench.c $(BUILD)/libkefu.a
@@ -92,7 +99,7 @@ $(BUILD)/routing_bench: bench/routing/routing_bench.c $(BUILD)/libkefu.a
 
 routing-bench: $(BUILD)/routing_bench
 
-bench: all wsload routing-bench
+bench: all wsload routing-bench handoff-bench
 	@scripts/deps.sh bench
 	bench/run.sh
 

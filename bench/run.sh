@@ -17,6 +17,13 @@
 #       waiting conversations; release+enqueue+assign+accept cycles, pure and live decisions/s
 #       with p50/p99; pinned to the server core.  BENCH_ONLY=routing runs only (e) (report in
 #       bench/results/routing-latest.md); BENCH_ROUTING_OPS (200000) operations per measure.
+#   (f) handoff → offer    bench/handoff (make handoff-bench): a fresh kefu (temp --data-dir, demo
+#       bot) with 4 agents logged in, each with a console on /v1/agents/ws; customers on /v1/ws ask
+#       for a person one every 5 ms; p50/p99 from the message to the `offer` on a console, and to
+#       the customer's `ack`; kefu --threads 1 pinned, then --threads 2 unpinned.  BENCH_ONLY=handoff
+#       runs only (f) (report in bench/results/handoff-latest.md; needs only curl, taskset to pin);
+#       BENCH_HANDOFF_CUSTOMERS (1000), BENCH_HANDOFF_AGENTS (4), BENCH_HANDOFF_INTERVAL_MS (5),
+#       HANDOFF_BENCH_BIN (default: handoff_bench beside KEFU_BIN).
 # Training data: ../shared/data/banking77/train.csv when present (BENCH_DATA overrides), else
 # the demo bot's phrases.  kefu and the peer are trained on the same rows.
 # The table goes to stdout and bench/results/latest.md.
@@ -89,10 +96,10 @@ if [ "${BENCH_ONLY:-}" = routing ]; then
 fi
 
 # ---------------------------------------------------------------- tools, temp dir, clean-up
-for t in nginx wrk taskset curl; do
+for t in $([ "${BENCH_ONLY:-}" = handoff ] && echo curl || echo nginx wrk taskset curl); do
   command -v "$t" >/dev/null 2>&1 || die "'$t' is missing: run scripts/deps.sh bench"
 done
-"$PY" -c 'import fastapi, uvicorn, sklearn, numpy' 2>/dev/null ||
+[ "${BENCH_ONLY:-}" = handoff ] || "$PY" -c 'import fastapi, uvicorn, sklearn, numpy' 2>/dev/null ||
   die "python3-fastapi/-uvicorn/-sklearn/-numpy are missing: run scripts/deps.sh bench"
 if [ "$(nproc)" -lt 2 ]; then
   say "bench: only $(nproc) core: server and wrk share it, ratios will be pessimistic"
@@ -353,6 +360,138 @@ $(printf '%s\n' "${WS_CMDS[@]}")
   exit $WS_FAILED
 fi
 
+# ---------------------------------------------------------------- (f) handoff → offer
+HANDOFF_BIN=${HANDOFF_BENCH_BIN:-$(dirname "$KEFU")/handoff_bench}
+HO_AGENTS=${BENCH_HANDOFF_AGENTS:-4}
+HO_CUSTOMERS=${BENCH_HANDOFF_CUSTOMERS:-1000}
+HO_INTERVAL=${BENCH_HANDOFF_INTERVAL_MS:-5}
+HO_PASS=bench-handoff-pass # throwaway accounts in a temp --data-dir; given on stdin and in the env
+HO_ROWS=()  # "run|kefu|handoffs|per_s|offer p50|p90|p99|max|ack p50|p90|p99|max|seconds|cpu_us|errors" or "run|-|why"
+HO_CMDS=()
+HO_FAILED=0
+HO_REPORT=
+
+# handoff_run NAME THREADS SERVER_CPUS CLIENT_CPUS: a fresh kefu (temp --data-dir, demo bot, K
+# agents added beforehand), one handoff_bench run against it, kefu stopped by its PID.
+handoff_run() {
+  local name=$1 threads=$2 scpus=$3 ccpus=$4 dir=$TMP/handoff-$1 port pid i cmd kcmd out line kdesc secs
+  if [ -n "$scpus" ]; then kdesc="--threads $threads on core $scpus, handoff_bench on core $ccpus"
+  else kdesc="--threads $threads, kefu and handoff_bench unpinned"; fi
+  # bounded: the handoffs' own time plus 30 s
+  secs=$(awk -v n="$HO_CUSTOMERS" -v i="$HO_INTERVAL" 'BEGIN{ printf "%d", n * i / 1000 + 30 }')
+  mkdir -p "$dir/data"
+  for ((i = 1; i <= HO_AGENTS; i++)); do
+    if ! printf '%s\n' "$HO_PASS" | "$KEFU" agent add --data-dir "$dir/data" --id "bench-agent-$i" --name "Bench agent $i" \
+      --skills cards,loans,payments,accounts,complaints,general --languages en,zh --max-chats 50 \
+      --bot "$ROOT/bots/demo" >>"$dir/agents.log" 2>&1; then
+      HO_ROWS+=("$name|-|kefu agent add failed: $(tail -n 2 "$dir/agents.log" | tr '\n' ' ')")
+      HO_FAILED=1
+      return
+    fi
+  done
+  port=$(free_port)
+  # --session-max with room: the session store is 16 LRU shards, and one that fills expires its
+  # oldest conversation even while the store as a whole has space (src/store/session_mem.c)
+  kcmd="${scpus:+taskset -c $scpus }$KEFU serve --host 127.0.0.1 --port $port --threads $threads --model $HO_MODEL --bot $ROOT/bots/demo --data-dir $dir/data --session-max $((2 * HO_CUSTOMERS + 1000)) --log-level warn"
+  HO_CMDS+=("$kcmd")
+  $kcmd >"$dir/kefu.log" 2>&1 &
+  pid=$!
+  PIDS+=("$pid")
+  if ! wait_http "http://127.0.0.1:$port/health" "$pid" 15; then
+    HO_ROWS+=("$name|-|kefu did not start: $(tail -n 3 "$dir/kefu.log" | tr '\n' ' ')")
+    HO_FAILED=1
+  else
+    cmd="${ccpus:+taskset -c $ccpus }$HANDOFF_BIN --url http://127.0.0.1:$port --agents $HO_AGENTS --agent-prefix bench-agent- --customers $HO_CUSTOMERS --interval-ms $HO_INTERVAL --timeout $secs --server-pid $pid"
+    HO_CMDS+=("HANDOFF_PASSWORD=$HO_PASS $cmd")
+    say "bench: handoff: $name ($kdesc) ..."
+    out=$dir/handoff.json
+    if ! HANDOFF_PASSWORD=$HO_PASS timeout $((secs + 10)) $cmd >"$out" 2>"$out.err"; then
+      HO_ROWS+=("$name|-|handoff_bench failed: $(grep -v '^handoff_bench: [0-9]* agents logged in' "$out.err" | tail -n 3 | tr '\n' ' ')")
+      HO_FAILED=1
+    else
+      if line=$("$PY" - "$out" <<'PYEOF'
+import json, sys
+d = json.loads(open(sys.argv[1]).read().strip().splitlines()[-1])
+o, a = d["offer_ms"], d["ack_ms"]
+print("|".join(str(x) for x in (d["handoffs"], d["handoffs_per_s"], o["p50"], o["p90"], o["p99"], o["max"],
+                                 a["p50"], a["p90"], a["p99"], a["max"], d["seconds"],
+                                 d.get("server_cpu_us_per_handoff", "-"), d["errors"])))
+PYEOF
+); then
+        HO_ROWS+=("$name|$kdesc|$line")
+      else
+        HO_ROWS+=("$name|-|cannot read handoff_bench's output: $(head -c 200 "$out")")
+        HO_FAILED=1
+      fi
+    fi
+  fi
+  kill -TERM "$pid" 2>/dev/null || true
+  for ((i = 0; i < 100; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  kill -KILL "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+}
+
+handoff_section() {
+  local pin_s= pin_c=
+  if [ $KEFU_OK != 1 ]; then HO_REPORT="Handoff → offer (f): not run: $KEFU_WHY"; HO_FAILED=1; return; fi
+  if [ ! -x "$HANDOFF_BIN" ]; then
+    HO_REPORT="Handoff → offer (f): not run: $HANDOFF_BIN is missing (make handoff-bench)"
+    HO_FAILED=1
+    return
+  fi
+  HO_MODEL=$TMP/bot.model
+  if [ ! -s "$HO_MODEL" ] && ! timeout 120 "$KEFU" train --bot "$ROOT/bots/demo" --out "$HO_MODEL" --quiet >"$TMP/ho-train.log" 2>&1; then
+    HO_REPORT="Handoff → offer (f): not run: kefu train --bot bots/demo failed: $(tail -n 3 "$TMP/ho-train.log" | tr '\n' ' ')"
+    HO_FAILED=1
+    return
+  fi
+  command -v taskset >/dev/null 2>&1 && pin_s=$SCPU pin_c=$CCPU
+  handoff_run pinned 1 "$pin_s" "$pin_c"
+  handoff_run shared 2 "" ""
+  local t r run kd n rate o50 o90 o99 omx a50 a90 a99 amx secs cpu errs
+  ms() { awk -v m="$1" 'BEGIN{ if (m >= 10) printf "%.0f ms", m; else if (m >= 1) printf "%.1f ms", m; else printf "%.0f µs", m * 1000 }'; }
+  t="| handoff → offer run | kefu | handoffs | handoffs/s | wall | offer p50 | p90 | p99 | max | ack p50 | p90 | p99 | max | server CPU/handoff | errors |
+| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+  for r in "${HO_ROWS[@]}"; do
+    IFS='|' read -r run kd n rate o50 o90 o99 omx a50 a90 a99 amx secs cpu errs <<<"$r"
+    if [ "$kd" = - ]; then t+=$'\n'"| $run | not run: $n | | | | | | | | | | | | | |"; continue; fi
+    t+=$'\n'"| $run | $kd | $n | $(printf '%.0f' "$rate") | $(printf '%.1f' "$secs") s | $(ms "$o50") | $(ms "$o90") | $(ms "$o99") | $(ms "$omx") | $(ms "$a50") | $(ms "$a90") | $(ms "$a99") | $(ms "$amx") | $cpu µs | $errs |"
+    [ "$errs" = 0 ] || HO_FAILED=1
+  done
+  HO_REPORT="$t
+
+Handoff → offer (f): bench/handoff/handoff_bench.c against a fresh kefu (temp --data-dir, the
+demo bot, SQLite history on) with $HO_AGENTS agents (all six skills, en + zh, 50 chats each) logged in
+through POST /v1/agents/login, each with one console on /v1/agents/ws; $HO_CUSTOMERS customers on /v1/ws
+(hello with a profile, language en), then one every $HO_INTERVAL ms sends \"I want to talk to a human agent\".
+Offer = from just before that \`message\` frame is written to the \`offer\` frame for its
+conversation on an agent's console; ack = to the customer's \`ack\` (after the SQLite commit), in
+the same run. The agent offered it accepts and, on \`assigned\`, closes it, so its capacity comes
+back and every handoff meets the same idle desk. Wall = from the first handoff to the last
+release. Server CPU/handoff = kefu's CPU time (/proc, all threads) over that wall time ÷ handoffs:
+the customer's message and its NLU, the handoff, the agent's accept, transcript and close, and
+every stored message and pushed frame they cause (logins and connects excluded)."
+}
+
+if [ "${BENCH_ONLY:-}" = handoff ]; then
+  handoff_section
+  REPORT="# kefu benchmark, handoff part only (BENCH_ONLY=handoff) — $(date -u '+%Y-%m-%d %H:%M UTC')
+
+Machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //'), Linux $(uname -r).
+
+$HO_REPORT
+
+Commands:
+\`\`\`
+$(printf '%s\n' "${HO_CMDS[@]}")
+\`\`\`"
+  mkdir -p "$RESULTS"
+  printf '%s\n' "$REPORT" >"$RESULTS/handoff-latest.md"
+  printf '\n%s\n\n' "$REPORT"
+  say "bench: written to bench/results/handoff-latest.md"
+  exit $HO_FAILED
+fi
+
 
 # ---------------------------------------------------------------- training data and models
 MODEL= PEER_DATA= DATA_DESC=
@@ -604,6 +743,10 @@ ws_report
 routing_section
 [ "$ROUTING_FAILED" = 0 ] || FAILED=1
 
+# (f) handoff → offer
+handoff_section
+[ "$HO_FAILED" = 0 ] || FAILED=1
+
 # ---------------------------------------------------------------- table, ratios, results file
 rps_of() { # GROUP TARGET
   local r
@@ -682,6 +825,8 @@ $WS_REPORT
 
 $ROUTING_REPORT
 
+$HO_REPORT
+
 Commands (\`make bench\` = \`scripts/deps.sh bench && bench/run.sh\`):
 \`\`\`
 $NGINX_CMD
@@ -689,6 +834,7 @@ ${KEFU_CMD:-# kefu: $KEFU_WHY}
 ${PEER_CMD:-# FastAPI peer: $PEER_WHY}
 $(printf '%s\n' "${COMMANDS[@]}")
 $(printf '%s\n' "${WS_CMDS[@]}")
+$(printf '%s\n' "${HO_CMDS[@]}")
 \`\`\`"
 
 mkdir -p "$RESULTS"

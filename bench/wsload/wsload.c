@@ -50,9 +50,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <openssl/evp.h>
+#include "../common/wsproto.h"
 
-#define WS_GUID "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 #define MAX_HANDSHAKE 8192
 #define MAX_FRAME (1u << 20)
 
@@ -236,29 +235,13 @@ static void out_append(conn_t *c, const void *p, size_t n) {
 }
 
 static void out_frame(conn_t *c, int opcode, const void *payload, size_t n) {
-    unsigned char h[14];
-    size_t hl = 0;
-    h[hl++] = (unsigned char)(0x80 | opcode);
-    if (n < 126) {
-        h[hl++] = (unsigned char)(0x80 | n);
-    } else if (n < 65536) {
-        h[hl++] = 0x80 | 126;
-        h[hl++] = (unsigned char)(n >> 8);
-        h[hl++] = (unsigned char)n;
-    } else {
-        h[hl++] = 0x80 | 127;
-        for (int i = 7; i >= 0; i--) h[hl++] = (unsigned char)((uint64_t)n >> (8 * i));
-    }
+    unsigned char h[WSP_HEADER_MAX];
     uint32_t m = (uint32_t)xrand();
     unsigned char mask[4] = {(unsigned char)m, (unsigned char)(m >> 8), (unsigned char)(m >> 16),
                              (unsigned char)(m >> 24)};
-    memcpy(h + hl, mask, 4);
-    hl += 4;
-    out_append(c, h, hl);
+    out_append(c, h, wsp_client_header(h, opcode, n, mask));
     if (c->wlen + n > c->wcap) c->wbuf = xrealloc(c->wbuf, c->wcap = (c->wlen + n) * 2 + 256);
-    const unsigned char *s = payload;
-    unsigned char *d = c->wbuf + c->wlen;
-    for (size_t i = 0; i < n; i++) d[i] = s[i] ^ mask[i & 3];
+    wsp_mask(c->wbuf + c->wlen, payload, n, mask);
     c->wlen += n;
 }
 
@@ -354,15 +337,13 @@ static void conn_start(conn_t *c) {
     }
 }
 
-static void b64(const unsigned char *in, int n, char *out) { EVP_EncodeBlock((unsigned char *)out, in, n); }
-
 static void send_handshake(conn_t *c) {
     unsigned char raw[16];
     for (int i = 0; i < 16; i += 8) {
         uint64_t r = xrand();
         memcpy(raw + i, &r, 8);
     }
-    b64(raw, 16, c->key);
+    wsp_key(raw, c->key);
     char req[1024];
     int n = snprintf(req, sizeof req,
                      "GET %s HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
@@ -380,31 +361,7 @@ static void setup_done(conn_t *c) {
 }
 
 /* Checks the 101 answer in rbuf; returns bytes consumed, 0 when incomplete, -1 when bad. */
-static long parse_handshake(conn_t *c) {
-    unsigned char *end = memmem(c->rbuf, c->rlen, "\r\n\r\n", 4);
-    if (!end) return c->rlen > MAX_HANDSHAKE ? -1 : 0;
-    size_t hl = (size_t)(end - c->rbuf) + 4;
-    if (c->rlen < 12 || memcmp(c->rbuf, "HTTP/1.1 101", 12)) return -1;
-    char want[64], cat[128];
-    unsigned char sha[EVP_MAX_MD_SIZE];
-    unsigned shalen = 0;
-    int cl = snprintf(cat, sizeof cat, "%s%s", c->key, WS_GUID);
-    if (!EVP_Digest(cat, (size_t)cl, sha, &shalen, EVP_sha1(), NULL)) return -1;
-    b64(sha, (int)shalen, want);
-    char *hdr = strndup((char *)c->rbuf, hl);
-    if (!hdr) die("out of memory");
-    int ok = 0;
-    for (char *line = strstr(hdr, "\r\n"); line && line[2]; line = strstr(line + 2, "\r\n")) {
-        char *l = line + 2;
-        if (strncasecmp(l, "sec-websocket-accept:", 21) == 0) {
-            char *v = l + 21;
-            while (*v == ' ') v++;
-            ok = strncmp(v, want, strlen(want)) == 0;
-        }
-    }
-    free(hdr);
-    return ok ? (long)hl : -1;
-}
+static long parse_handshake(conn_t *c) { return wsp_handshake_check(c->rbuf, c->rlen, MAX_HANDSHAKE, c->key); }
 
 /* ---- input: server frames ---- */
 
@@ -485,34 +442,19 @@ static int on_text(conn_t *c, const unsigned char *p, size_t n) {
 /* Parses every complete frame in rbuf; returns -1 when the connection was closed. */
 static int parse_frames(conn_t *c) {
     size_t off = 0;
-    while (c->rlen - off >= 2) {
-        unsigned char *f = c->rbuf + off;
-        int fin = f[0] & 0x80, op = f[0] & 0x0f;
-        if (f[1] & 0x80) { /* servers never mask */
+    for (;;) {
+        wsp_frame_t fr;
+        int got = wsp_frame_parse(c->rbuf + off, c->rlen - off, MAX_FRAME, &fr);
+        if (got == 0) break;
+        if (got < 0) { /* a masked server frame, or one too large */
             err.protocol++;
             conn_close(c, 1);
             return -1;
         }
-        uint64_t len = f[1] & 0x7f;
-        size_t hl = 2;
-        if (len == 126) {
-            if (c->rlen - off < 4) break;
-            len = (uint64_t)f[2] << 8 | f[3];
-            hl = 4;
-        } else if (len == 127) {
-            if (c->rlen - off < 10) break;
-            len = 0;
-            for (int i = 0; i < 8; i++) len = len << 8 | f[2 + i];
-            hl = 10;
-        }
-        if (len > MAX_FRAME) {
-            err.protocol++;
-            conn_close(c, 1);
-            return -1;
-        }
-        if (c->rlen - off < hl + len) break;
-        unsigned char *p = f + hl;
-        off += hl + (size_t)len;
+        int fin = fr.fin, op = fr.op;
+        uint64_t len = fr.len;
+        const unsigned char *p = fr.payload;
+        off += fr.size;
         int rc = 0;
         switch (op) {
         case 0x0: /* continuation */
