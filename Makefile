@@ -78,15 +78,19 @@ test:
 	@$(MAKE) --no-print-directory asan
 	@$(MAKE) --no-print-directory integration
 
-# The WebSocket chat load generator of bench/run.sh (d): one C file, not part of libkefu.
-$(BUILD)/wsload: bench/wsload/wsload.c bench/common/wsproto.c bench/common/wsproto.h
+# The bench clients' shared pieces (bench/common): the RFC 6455 framing (wsproto), the epoll
+# WebSocket client connections (wsclient), timing and percentiles (stats), helpers (util).
+BENCH_COMMON := $(foreach f,wsproto wsclient stats util,bench/common/$(f).c bench/common/$(f).h)
+
+# The WebSocket chat load generator of bench/run.sh (d): not part of libkefu.
+$(BUILD)/wsload: bench/wsload/wsload.c $(BENCH_COMMON)
 	@mkdir -p $(dir $@)
 	$(CC) -std=c11 -D_GNU_SOURCE $(OPT) -g -Wall -Wextra -Werror -o $@ $(filter %.c,$^) $(shell pkg-config --libs libcrypto)
 
 wsload: $(BUILD)/wsload
 
-# The handoff → offer benchmark of bench/run.sh (f): the same RFC 6455 client pieces as wsload.
-$(BUILD)/handoff_bench: bench/handoff/handoff_bench.c bench/common/wsproto.c bench/common/wsproto.h
+# The handoff → offer benchmark of bench/run.sh (f): the same client pieces as wsload.
+$(BUILD)/handoff_bench: bench/handoff/handoff_bench.c $(BENCH_COMMON)
 	@mkdir -p $(dir $@)
 	$(CC) -std=c11 -D_GNU_SOURCE $(OPT) -g -Wall -Wextra -Werror -o $@ $(filter %.c,$^) $(shell pkg-config --libs libcrypto)
 

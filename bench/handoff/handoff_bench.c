@@ -33,38 +33,28 @@
 #define _GNU_SOURCE
 #endif
 #include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
-#include <netdb.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
-#include <sys/epoll.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
-#include "../common/wsproto.h"
+#include "../common/stats.h"
+#include "../common/util.h"
+#include "../common/wsclient.h"
 
-#define MAX_HANDSHAKE 8192
 #define MAX_FRAME (4u << 20) /* a transcript is one frame */
 #define ID_LEN 32            /* conversation ids: 32 lowercase hex */
 
 enum { AGENT, CUSTOMER };
-enum { ST_CONNECTING, ST_HANDSHAKE, ST_WELCOME, ST_QUEUES, ST_READY, ST_SENT, ST_CLOSED };
+enum { ST_WELCOME = WSC_OPEN, ST_QUEUES, ST_READY, ST_SENT };
 
 typedef struct {
-    int fd, idx, kind, state, want_out;
-    char key[WSP_KEY_LEN + 1];
-    unsigned char *rbuf, *wbuf, *frag;
-    size_t rlen, rcap, wlen, woff, wcap, fraglen, fragcap;
+    wsc_conn_t w; /* first: the socket, its buffers, w.state, w.idx */
+    int kind;
     /* agent */
     char agent_id[40], token[160];
     /* customer */
@@ -76,7 +66,7 @@ typedef struct {
 } conn_t;
 
 static struct {
-    char host[300], hostport[300];
+    char host[BENCH_HOST_MAX], hostport[BENCH_HOST_MAX];
     int port;
     int agents, customers, batch, server_pid;
     double interval_ms, offer_timeout, timeout;
@@ -92,16 +82,12 @@ static struct {
          .language = "en"};
 
 static conn_t *C; /* agents [0, K), then customers */
-static int ep;
-static uint64_t rng = 0x9e3779b97f4a7c15ull;
-static volatile sig_atomic_t stop_sig;
 static int phase_closing; /* our own closes: not errors */
 
 static struct {
     uint64_t agent_errors, customer_errors, ended_early, withdrawn, unknown_offers, dup_offers, disconnects, protocol, handshake,
         connect;
 } err;
-static int n_pending_setup, n_ready_customers, n_ready_agents;
 static int n_offers, n_acks, n_released, n_finished;
 
 /* A customer's handoff is over: all three seen, or it failed (counted once). */
@@ -112,50 +98,11 @@ static void settle(conn_t *c, int failed) {
     n_finished++;
 }
 
-static void die(const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    fputs("handoff_bench: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
-    va_end(ap);
-    exit(1);
-}
-
-static void say(const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    fputs("handoff_bench: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
-    va_end(ap);
-}
-
-static uint64_t now_ns(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
-static uint64_t xrand(void) {
-    rng ^= rng << 13;
-    rng ^= rng >> 7;
-    rng ^= rng << 17;
-    return rng;
-}
-
-static void *xrealloc(void *p, size_t n) {
-    void *q = realloc(p, n);
-    if (!q) die("out of memory");
-    return q;
-}
-
-static void on_signal(int sig) { stop_sig = sig; }
 
 static const char *who(const conn_t *c) {
     static char b[64];
     if (c->kind == AGENT) snprintf(b, sizeof b, "agent %s", c->agent_id);
-    else snprintf(b, sizeof b, "customer %d", c->idx - opt.agents);
+    else snprintf(b, sizeof b, "customer %d", c->w.idx - opt.agents);
     return b;
 }
 
@@ -182,17 +129,6 @@ static int json_str(const unsigned char *p, size_t n, const char *name, char *ou
         return v < end && *v == '"';
     }
     return 0;
-}
-
-static void json_escape_to(char *out, size_t outsz, const char *s) {
-    size_t o = 0;
-    for (; *s && o + 7 < outsz; s++) {
-        unsigned char ch = (unsigned char)*s;
-        if (ch == '"' || ch == '\\') out[o++] = '\\', out[o++] = (char)ch;
-        else if (ch < 0x20) o += (size_t)snprintf(out + o, outsz - o, "\\u%04x", ch);
-        else out[o++] = (char)ch;
-    }
-    out[o] = 0;
 }
 
 /* ---- conversation id → customer (open addressing) ---- */
@@ -225,89 +161,25 @@ static conn_t *conv_find(const char *id) {
 
 /* ---- output ---- */
 
-static void out_append(conn_t *c, const void *p, size_t n) {
-    if (c->wlen + n > c->wcap) c->wbuf = xrealloc(c->wbuf, c->wcap = (c->wlen + n) * 2 + 256);
-    memcpy(c->wbuf + c->wlen, p, n);
-    c->wlen += n;
-}
-
-static void out_frame(conn_t *c, int opcode, const void *payload, size_t n) {
-    unsigned char h[WSP_HEADER_MAX], mask[4];
-    uint64_t r = xrand();
-    memcpy(mask, &r, 4);
-    out_append(c, h, wsp_client_header(h, opcode, n, mask));
-    if (c->wlen + n > c->wcap) c->wbuf = xrealloc(c->wbuf, c->wcap = (c->wlen + n) * 2 + 256);
-    wsp_mask(c->wbuf + c->wlen, payload, n, mask);
-    c->wlen += n;
-}
-
-static void conn_close(conn_t *c, const char *why);
-
-static void set_want_out(conn_t *c, int want) {
-    if (c->want_out == want || c->fd < 0) return;
-    struct epoll_event ev = {.events = EPOLLIN | (want ? EPOLLOUT : 0), .data.u32 = (uint32_t)c->idx};
-    epoll_ctl(ep, EPOLL_CTL_MOD, c->fd, &ev);
-    c->want_out = want;
-}
-
-/* Writes what is buffered; -1 when the connection was closed. */
-static int flush_out(conn_t *c) {
-    while (c->woff < c->wlen) {
-        ssize_t w = send(c->fd, c->wbuf + c->woff, c->wlen - c->woff, MSG_NOSIGNAL);
-        if (w < 0) {
-            if (errno == EINTR) continue;
-            if (errno == EAGAIN) {
-                set_want_out(c, 1);
-                return 0;
-            }
-            conn_close(c, strerror(errno));
-            return -1;
-        }
-        c->woff += (size_t)w;
-    }
-    c->woff = c->wlen = 0;
-    set_want_out(c, 0);
-    return 0;
-}
-
 static int send_json(conn_t *c, const char *fmt, ...) {
     char buf[1024];
     va_list ap;
     va_start(ap, fmt);
     int n = vsnprintf(buf, sizeof buf, fmt, ap);
     va_end(ap);
-    if (n < 0 || (size_t)n >= sizeof buf) die("frame too long");
-    out_frame(c, 1, buf, (size_t)n);
-    return flush_out(c);
+    if (n < 0 || (size_t)n >= sizeof buf) bench_die("frame too long");
+    return wsc_send_text(&c->w, buf, (size_t)n);
 }
 
 /* ---- agents: login over plain HTTP/1.1 ---- */
 
-static struct sockaddr_storage addr;
-static socklen_t addr_len;
-
-static void resolve(void) {
-    struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *res;
-    char port[16];
-    snprintf(port, sizeof port, "%d", opt.port);
-    int rc = getaddrinfo(opt.host, port, &hints, &res);
-    if (rc) die("cannot resolve %s: %s", opt.host, gai_strerror(rc));
-    memcpy(&addr, res->ai_addr, res->ai_addrlen);
-    addr_len = res->ai_addrlen;
-    freeaddrinfo(res);
-}
-
 /* POST /v1/agents/login → the token into c->token, or dies saying why. */
 static void login(conn_t *c) {
-    int fd = socket(addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) die("socket: %s", strerror(errno));
-    struct timeval tv = {.tv_sec = 20}; /* argon2id on the server's two hashing threads */
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-    if (connect(fd, (struct sockaddr *)&addr, addr_len) < 0) die("login %s: connect: %s", c->agent_id, strerror(errno));
+    int fd = wsc_dial(20); /* argon2id on the server's two hashing threads */
+    if (fd < 0) bench_die("login %s: connect: %s", c->agent_id, strerror(errno));
     char id[80], pw[600], body[800], req[1400];
-    json_escape_to(id, sizeof id, c->agent_id);
-    json_escape_to(pw, sizeof pw, opt.password);
+    bench_json_escape(id, sizeof id, c->agent_id);
+    bench_json_escape(pw, sizeof pw, opt.password);
     int bl = snprintf(body, sizeof body, "{\"agent_id\":\"%s\",\"password\":\"%s\"}", id, pw);
     int rl = snprintf(req, sizeof req,
                       "POST /v1/agents/login HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\n"
@@ -316,7 +188,7 @@ static void login(conn_t *c) {
     for (int off = 0; off < rl;) {
         ssize_t w = send(fd, req + off, (size_t)(rl - off), MSG_NOSIGNAL);
         if (w < 0 && errno == EINTR) continue;
-        if (w <= 0) die("login %s: send: %s", c->agent_id, strerror(errno));
+        if (w <= 0) bench_die("login %s: send: %s", c->agent_id, strerror(errno));
         off += (int)w;
     }
     char resp[16384];
@@ -324,7 +196,7 @@ static void login(conn_t *c) {
     for (;;) { /* the head, then Content-Length bytes (or EOF) */
         ssize_t r = recv(fd, resp + got, sizeof resp - 1 - got, 0);
         if (r < 0 && errno == EINTR) continue;
-        if (r < 0) die("login %s: no answer: %s", c->agent_id, strerror(errno));
+        if (r < 0) bench_die("login %s: no answer: %s", c->agent_id, strerror(errno));
         if (r == 0 || (got += (size_t)r) == sizeof resp - 1) break;
         resp[got] = 0;
         char *end = strstr(resp, "\r\n\r\n"), *cl = strcasestr(resp, "\r\ncontent-length:");
@@ -334,70 +206,19 @@ static void login(conn_t *c) {
     resp[got] = 0;
     char *bodyp = strstr(resp, "\r\n\r\n");
     if (strncmp(resp, "HTTP/1.1 200", 12) || !bodyp)
-        die("login %s: POST /v1/agents/login answered: %.300s (was it created with `kefu agent add` and this "
+        bench_die("login %s: POST /v1/agents/login answered: %.300s (was it created with `kefu agent add` and this "
             "password?)",
             c->agent_id, resp);
     bodyp += 4;
     if (!json_str((unsigned char *)bodyp, strlen(bodyp), "token", c->token, sizeof c->token) || !c->token[0])
-        die("login %s: no token in %.300s", c->agent_id, bodyp);
+        bench_die("login %s: no token in %.300s", c->agent_id, bodyp);
 }
 
 /* ---- connections ---- */
 
-static void conn_start(conn_t *c) {
-    n_pending_setup++;
-    c->fd = socket(addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (c->fd < 0) die("socket: %s", strerror(errno));
-    int one = 1;
-    setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    c->state = ST_CONNECTING;
-    c->want_out = 1;
-    struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT, .data.u32 = (uint32_t)c->idx};
-    if (epoll_ctl(ep, EPOLL_CTL_ADD, c->fd, &ev) < 0) die("epoll_ctl: %s", strerror(errno));
-    if (connect(c->fd, (struct sockaddr *)&addr, addr_len) < 0 && errno != EINPROGRESS) {
-        err.connect++;
-        conn_close(c, strerror(errno));
-    }
-}
-
-static void send_handshake(conn_t *c) {
-    unsigned char raw[16];
-    for (int i = 0; i < 16; i += 8) {
-        uint64_t r = xrand();
-        memcpy(raw + i, &r, 8);
-    }
-    wsp_key(raw, c->key);
-    char req[1024], auth[200] = "";
-    if (c->kind == AGENT) snprintf(auth, sizeof auth, "Authorization: Bearer %s\r\n", c->token);
-    int n = snprintf(req, sizeof req,
-                     "GET %s HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                     "Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n%s\r\n",
-                     c->kind == AGENT ? "/v1/agents/ws" : "/v1/ws", opt.hostport, c->key, auth);
-    out_append(c, req, (size_t)n);
-    c->state = ST_HANDSHAKE;
-    flush_out(c);
-}
-
 static void setup_done(conn_t *c) {
-    n_pending_setup--;
-    c->state = ST_READY;
-    if (c->kind == AGENT) n_ready_agents++;
-    else n_ready_customers++;
-}
-
-static void conn_close(conn_t *c, const char *why) {
-    if (c->fd < 0) return;
-    if (!phase_closing && !stop_sig) {
-        err.disconnects++;
-        if (err.disconnects <= 5) say("%s: connection lost (%s)", who(c), why);
-    }
-    if (c->state < ST_READY) n_pending_setup--;
-    if (!phase_closing) settle(c, 1);
-    epoll_ctl(ep, EPOLL_CTL_DEL, c->fd, NULL);
-    close(c->fd);
-    c->fd = -1;
-    c->state = ST_CLOSED;
-    c->rlen = c->wlen = c->woff = c->fraglen = 0;
+    c->w.state = ST_READY;
+    wsc_ready(&c->w);
 }
 
 /* ---- the handoff ---- */
@@ -406,32 +227,32 @@ static uint64_t offer_timeout_ns;
 
 static int send_handoff(conn_t *c) {
     char text[600];
-    json_escape_to(text, sizeof text, opt.text);
-    c->state = ST_SENT;
-    c->t0 = now_ns();
-    return send_json(c, "{\"type\":\"message\",\"text\":\"%s\",\"client_msg_id\":\"h%d\"}", text, c->idx - opt.agents);
+    bench_json_escape(text, sizeof text, opt.text);
+    c->w.state = ST_SENT;
+    c->t0 = bench_now_ns();
+    return send_json(c, "{\"type\":\"message\",\"text\":\"%s\",\"client_msg_id\":\"h%d\"}", text, c->w.idx - opt.agents);
 }
 
 static void frame_error(conn_t *c, uint64_t *counter, const unsigned char *p, size_t n) {
     (*counter)++;
-    if (*counter <= 5) say("%s: %.*s", who(c), (int)(n > 400 ? 400 : n), (const char *)p);
+    if (*counter <= 5) bench_say("%s: %.*s", who(c), (int)(n > 400 ? 400 : n), (const char *)p);
 }
 
 static int on_agent_text(conn_t *c, const unsigned char *p, size_t n) {
-    uint64_t t = now_ns();
+    uint64_t t = bench_now_ns();
     char type[32], id[ID_LEN + 8];
     if (!json_str(p, n, "type", type, sizeof type)) {
         frame_error(c, &err.protocol, p, n);
         return 0;
     }
-    if (c->state == ST_WELCOME || c->state == ST_QUEUES) { /* the first two frames: welcome, queues */
-        const char *want = c->state == ST_WELCOME ? "welcome" : "queues";
+    if (c->w.state == ST_WELCOME || c->w.state == ST_QUEUES) { /* the first two frames: welcome, queues */
+        const char *want = c->w.state == ST_WELCOME ? "welcome" : "queues";
         if (strcmp(type, want)) {
-            say("%s: expected %s first, got: %.300s", who(c), want, (const char *)p);
+            bench_say("%s: expected %s first, got: %.300s", who(c), want, (const char *)p);
             err.protocol++;
             return 0;
         }
-        if (c->state == ST_WELCOME) c->state = ST_QUEUES;
+        if (c->w.state == ST_WELCOME) c->w.state = ST_QUEUES;
         else setup_done(c);
         return 0;
     }
@@ -447,9 +268,9 @@ static int on_agent_text(conn_t *c, const unsigned char *p, size_t n) {
             return 0;
         }
         cu->t_offer = t;
-        cu->offered_to = c->idx;
+        cu->offered_to = c->w.idx;
         n_offers++;
-        return send_json(c, "{\"type\":\"accept\",\"conversation_id\":\"%s\",\"ref\":\"a%d\"}", id, cu->idx);
+        return send_json(c, "{\"type\":\"accept\",\"conversation_id\":\"%s\",\"ref\":\"a%d\"}", id, cu->w.idx);
     }
     if (!strcmp(type, "assigned")) {
         if (has_id) return send_json(c, "{\"type\":\"close\",\"conversation_id\":\"%s\",\"ref\":\"c\"}", id);
@@ -472,23 +293,23 @@ static int on_agent_text(conn_t *c, const unsigned char *p, size_t n) {
 }
 
 static int on_customer_text(conn_t *c, const unsigned char *p, size_t n) {
-    uint64_t t = now_ns();
+    uint64_t t = bench_now_ns();
     char type[32];
     if (!json_str(p, n, "type", type, sizeof type)) {
         frame_error(c, &err.protocol, p, n);
         return 0;
     }
     if (!strcmp(type, "welcome")) {
-        if (c->state != ST_WELCOME || !json_str(p, n, "conversation_id", c->conv, sizeof c->conv) ||
-            strlen(c->conv) != ID_LEN || conv_insert(c->idx) < 0) {
+        if (c->w.state != ST_WELCOME || !json_str(p, n, "conversation_id", c->conv, sizeof c->conv) ||
+            strlen(c->conv) != ID_LEN || conv_insert(c->w.idx) < 0) {
             frame_error(c, &err.protocol, p, n);
             return 0;
         }
         setup_done(c);
     } else if (!strcmp(type, "ack")) {
         char cmid[32], want[32];
-        snprintf(want, sizeof want, "h%d", c->idx - opt.agents);
-        if (c->state != ST_SENT || c->t_ack || !json_str(p, n, "client_msg_id", cmid, sizeof cmid) || strcmp(cmid, want)) {
+        snprintf(want, sizeof want, "h%d", c->w.idx - opt.agents);
+        if (c->w.state != ST_SENT || c->t_ack || !json_str(p, n, "client_msg_id", cmid, sizeof cmid) || strcmp(cmid, want)) {
             frame_error(c, &err.protocol, p, n);
             return 0;
         }
@@ -510,160 +331,61 @@ static int on_customer_text(conn_t *c, const unsigned char *p, size_t n) {
     return 0;
 }
 
-static int on_text(conn_t *c, const unsigned char *p, size_t n) {
+/* ---- wsclient.h's events ---- */
+
+static const char *upgrade(wsc_conn_t *w, char *extra, size_t extra_size) {
+    conn_t *c = (conn_t *)w;
+    if (c->kind != AGENT) return "/v1/ws";
+    snprintf(extra, extra_size, "Authorization: Bearer %s\r\n", c->token);
+    return "/v1/agents/ws";
+}
+
+static int on_open(wsc_conn_t *w) { /* state: ST_WELCOME */
+    conn_t *c = (conn_t *)w;
+    if (c->kind != CUSTOMER) return 0;
+    int i = w->idx - opt.agents;
+    return send_json(c,
+                     "{\"type\":\"hello\",\"profile\":{\"user_id\":\"hb-u%d\",\"name\":\"Bench %d\","
+                     "\"vip_tier\":0,\"language\":\"%s\"}}",
+                     i, i, opt.language);
+}
+
+static int on_text(wsc_conn_t *w, const unsigned char *p, size_t n) {
+    conn_t *c = (conn_t *)w;
     return c->kind == AGENT ? on_agent_text(c, p, n) : on_customer_text(c, p, n);
 }
 
-/* Every complete frame in rbuf; -1 when the connection was closed. */
-static int parse_frames(conn_t *c) {
-    size_t off = 0;
-    for (;;) {
-        wsp_frame_t f;
-        int got = wsp_frame_parse(c->rbuf + off, c->rlen - off, MAX_FRAME, &f);
-        if (got == 0) break;
-        if (got < 0) {
-            err.protocol++;
-            conn_close(c, "a masked or oversized frame from the server");
-            return -1;
-        }
-        off += f.size;
-        int rc = 0;
-        switch (f.op) {
-        case 0x0:
-        case 0x1:
-        case 0x2:
-            if (!f.fin || c->fraglen) {
-                if (c->fraglen + f.len > c->fragcap) c->frag = xrealloc(c->frag, c->fragcap = (c->fraglen + f.len) * 2);
-                memcpy(c->frag + c->fraglen, f.payload, (size_t)f.len);
-                c->fraglen += (size_t)f.len;
-                if (f.fin) {
-                    rc = on_text(c, c->frag, c->fraglen);
-                    c->fraglen = 0;
-                }
-            } else if (f.op == 0x1) {
-                rc = on_text(c, f.payload, (size_t)f.len);
-            }
-            break;
-        case 0x8: { /* close: answer, then drop */
-            char why[160];
-            unsigned code = f.len >= 2 ? (unsigned)f.payload[0] << 8 | f.payload[1] : 0;
-            snprintf(why, sizeof why, "closed by the server: %u %.*s", code, (int)(f.len > 2 ? f.len - 2 : 0),
-                     (const char *)f.payload + 2);
-            out_frame(c, 8, f.payload, f.len >= 2 ? 2 : 0);
-            flush_out(c);
-            conn_close(c, why);
-            return -1;
-        }
-        case 0x9:
-            out_frame(c, 0xA, f.payload, (size_t)f.len);
-            rc = flush_out(c);
-            break;
-        default: break;
-        }
-        if (rc < 0 || c->fd < 0) return -1;
+/* Every close but our own at the end is an error, and a lost customer's handoff failed. */
+static void on_close(wsc_conn_t *w, wsc_close_t kind, const char *why) {
+    conn_t *c = (conn_t *)w;
+    if (kind == WSC_CONNECT_FAILED) err.connect++;
+    else if (kind == WSC_PROTOCOL) err.protocol++;
+    else if (kind == WSC_UPGRADE_FAILED && ++err.handshake <= 3)
+        bench_say("%s: bad upgrade answer: %.*s", who(c), (int)(w->rlen > 400 ? 400 : w->rlen), (char *)w->rbuf);
+    if (!phase_closing && !bench_stop_sig) {
+        err.disconnects++;
+        if (err.disconnects <= 5) bench_say("%s: connection lost (%s)", who(c), why);
     }
-    if (off) {
-        memmove(c->rbuf, c->rbuf + off, c->rlen - off);
-        c->rlen -= off;
-    }
-    return 0;
+    if (!phase_closing) settle(c, 1);
 }
 
-static void on_readable(conn_t *c) {
-    for (;;) {
-        if (c->rcap - c->rlen < 4096) c->rbuf = xrealloc(c->rbuf, c->rcap = c->rcap ? c->rcap * 2 : 8192);
-        ssize_t r = recv(c->fd, c->rbuf + c->rlen, c->rcap - c->rlen, 0);
-        if (r < 0) {
-            if (errno == EINTR) continue;
-            if (errno == EAGAIN) return;
-            conn_close(c, strerror(errno));
-            return;
-        }
-        if (r == 0) {
-            conn_close(c, "EOF");
-            return;
-        }
-        c->rlen += (size_t)r;
-        if (c->state == ST_HANDSHAKE) {
-            long used = wsp_handshake_check(c->rbuf, c->rlen, MAX_HANDSHAKE, c->key);
-            if (used == 0) continue;
-            if (used < 0) {
-                err.handshake++;
-                if (err.handshake <= 3)
-                    say("%s: bad upgrade answer: %.*s", who(c), (int)(c->rlen > 400 ? 400 : c->rlen), (char *)c->rbuf);
-                conn_close(c, "bad upgrade answer");
-                return;
-            }
-            memmove(c->rbuf, c->rbuf + used, c->rlen - (size_t)used);
-            c->rlen -= (size_t)used;
-            c->state = ST_WELCOME;
-            if (c->kind == CUSTOMER) {
-                int i = c->idx - opt.agents;
-                if (send_json(c,
-                              "{\"type\":\"hello\",\"profile\":{\"user_id\":\"hb-u%d\",\"name\":\"Bench %d\","
-                              "\"vip_tier\":0,\"language\":\"%s\"}}",
-                              i, i, opt.language) < 0)
-                    return;
-            }
-        }
-        if (parse_frames(c) < 0) return;
-    }
+static void on_protocol_error(wsc_conn_t *w) {
+    (void)w;
+    err.protocol++;
 }
 
-static void on_writable(conn_t *c) {
-    if (c->state == ST_CONNECTING) {
-        int e = 0;
-        socklen_t el = sizeof e;
-        getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &e, &el);
-        if (e) {
-            err.connect++;
-            conn_close(c, strerror(e));
-            return;
-        }
-        send_handshake(c);
-        return;
-    }
-    flush_out(c);
-}
-
-static void poll_once(int timeout_ms) {
-    struct epoll_event evs[256];
-    int n = epoll_wait(ep, evs, 256, timeout_ms);
-    for (int i = 0; i < n; i++) {
-        conn_t *c = &C[evs[i].data.u32];
-        if (c->fd < 0) continue;
-        if (evs[i].events & (EPOLLOUT | EPOLLERR | EPOLLHUP)) on_writable(c);
-        if (c->fd >= 0 && c->state != ST_CONNECTING && (evs[i].events & (EPOLLIN | EPOLLERR | EPOLLHUP)))
-            on_readable(c);
-    }
-}
+static const wsc_ops_t ops = {.upgrade = upgrade, .on_open = on_open, .on_text = on_text, .on_close = on_close,
+                              .on_protocol_error = on_protocol_error};
 
 /* Opens C[from, to), at most --batch in setup at once, until every one is ready (welcome,
  * and for agents the queues frame) or deadline; the number not ready. */
 static int open_range(int from, int to, uint64_t deadline) {
-    int next = from;
-    while (!stop_sig) {
-        while (next < to && n_pending_setup < opt.batch) conn_start(&C[next++]);
-        int ready = 0;
-        for (int i = from; i < to; i++) ready += C[i].state >= ST_READY && C[i].fd >= 0;
-        if (ready == to - from) return 0;
-        if (next == to && n_pending_setup == 0) return to - from - ready; /* the rest failed */
-        if (now_ns() > deadline) return to - from - ready;
-        poll_once(10);
-    }
-    return to - from;
+    return to - from - wsc_open_range(from, to, opt.batch, deadline);
 }
 
 static void close_all(void) {
-    static const unsigned char bye[] = {0x03, 0xe8}; /* 1000 */
     phase_closing = 1;
-    for (int i = 0; i < opt.agents + opt.customers; i++) {
-        conn_t *c = &C[i];
-        if (c->fd < 0) continue;
-        out_frame(c, 8, bye, 2);
-        flush_out(c);
-        conn_close(c, "done");
-    }
+    wsc_close_all();
 }
 
 /* ---- statistics ---- */
@@ -684,27 +406,12 @@ static double server_cpu_s(void) {
     return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
 }
 
-static int cmp_u64(const void *a, const void *b) {
-    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-    return (x > y) - (x < y);
-}
-
-/* {"p50":..,"p90":..,"p99":..,"max":..,"mean":..} in ms of v[0..n) (ns), sorted in place. */
-static void print_dist(const char *name, uint64_t *v, size_t n) {
-    double q[4] = {0, 0, 0, 0}, mean = 0;
-    if (n) {
-        qsort(v, n, sizeof *v, cmp_u64);
-        static const double ps[3] = {50, 90, 99};
-        for (int k = 0; k < 3; k++) {
-            size_t i = (size_t)(ps[k] / 100.0 * (double)n);
-            q[k] = (double)v[i >= n ? n - 1 : i] / 1e6;
-        }
-        q[3] = (double)v[n - 1] / 1e6;
-        for (size_t i = 0; i < n; i++) mean += (double)v[i] / 1e6;
-        mean /= (double)n;
-    }
-    printf("\"%s\":{\"n\":%zu,\"p50\":%.3f,\"p90\":%.3f,\"p99\":%.3f,\"max\":%.3f,\"mean\":%.3f}", name, n, q[0], q[1],
-           q[2], q[3], mean);
+/* "name":{"n":..,"p50":..,"p90":..,"p99":..,"max":..,"mean":..} in ms of the samples (ns). */
+static void print_dist(const char *name, bench_samples_t *v) {
+    bench_samples_sort(v);
+    printf("\"%s\":{\"n\":%zu,\"p50\":%.3f,\"p90\":%.3f,\"p99\":%.3f,\"max\":%.3f,\"mean\":%.3f}", name, v->n,
+           bench_samples_pct(v, 50) / 1e6, bench_samples_pct(v, 90) / 1e6, bench_samples_pct(v, 99) / 1e6,
+           bench_samples_max(v) / 1e6, bench_samples_mean(v) / 1e6);
 }
 
 static uint64_t errors_total(void) {
@@ -726,16 +433,16 @@ typedef struct {
 static const char *run_handoffs(run_t *r, uint64_t interval_ns, uint64_t deadline) {
     int scan = 0; /* customers before it are finished: the timeout scan starts here */
     r->cpu0 = server_cpu_s();
-    r->t_first = r->t_last_sent = now_ns();
+    r->t_first = r->t_last_sent = bench_now_ns();
     uint64_t next = r->t_first;
     const char *why = NULL;
-    while (!stop_sig && !why) {
-        uint64_t t = now_ns();
+    while (!bench_stop_sig && !why) {
+        uint64_t t = bench_now_ns();
         while (r->sent < opt.customers && t >= next) {
             conn_t *c = &C[opt.agents + r->sent++];
-            if (c->fd >= 0) send_handoff(c);
+            if (c->w.fd >= 0) send_handoff(c);
             next += interval_ns;
-            t = r->t_last_sent = now_ns();
+            t = r->t_last_sent = bench_now_ns();
         }
         if (r->sent == opt.customers && n_finished == opt.customers) break;
         if (t > deadline) why = "the --timeout passed";
@@ -744,7 +451,7 @@ static const char *run_handoffs(run_t *r, uint64_t interval_ns, uint64_t deadlin
             conn_t *c = &C[opt.agents + i];
             if (c->finished || !c->t0 || t - c->t0 <= offer_timeout_ns) continue;
             r->late++;
-            say("customer %d (conversation %s): no %s %.1f s after the handoff (customer's handoff frame %s, ack %s, "
+            bench_say("customer %d (conversation %s): no %s %.1f s after the handoff (customer's handoff frame %s, ack %s, "
                 "offer %s, released %s)",
                 i, c->conv, !c->t_offer ? "offer" : !c->t_ack ? "ack" : "release", opt.offer_timeout,
                 c->handoff_frame ? "seen" : "not seen", c->t_ack ? "seen" : "not seen", c->t_offer ? "seen" : "not seen",
@@ -754,26 +461,26 @@ static const char *run_handoffs(run_t *r, uint64_t interval_ns, uint64_t deadlin
         if (why) break;
         int wait_ms = 10;
         if (r->sent < opt.customers) {
-            uint64_t t2 = now_ns();
+            uint64_t t2 = bench_now_ns();
             wait_ms = next > t2 ? (int)((next - t2 + 999999) / 1000000) : 0;
         }
-        poll_once(wait_ms);
+        wsc_poll(wait_ms);
     }
-    r->t_end = now_ns();
+    r->t_end = bench_now_ns();
     r->cpu1 = server_cpu_s();
     return why;
 }
 
 /* The JSON line. */
 static void report(const run_t *r) {
-    uint64_t *offer = calloc((size_t)opt.customers + 1, sizeof *offer), *ack = calloc((size_t)opt.customers + 1, sizeof *ack);
+    bench_samples_t offer = {0}, ack = {0};
     int *per_agent = calloc((size_t)opt.agents, sizeof *per_agent);
-    if (!offer || !ack || !per_agent) die("out of memory");
-    size_t n_o = 0, n_a = 0, offer_first = 0;
+    if (!per_agent) bench_die("out of memory");
+    size_t offer_first = 0;
     for (int i = 0; i < opt.customers; i++) {
         const conn_t *c = &C[opt.agents + i];
-        if (c->t0 && c->t_offer) offer[n_o++] = c->t_offer - c->t0;
-        if (c->t0 && c->t_ack) ack[n_a++] = c->t_ack - c->t0;
+        if (c->t0 && c->t_offer) bench_samples_add(&offer, c->t_offer - c->t0);
+        if (c->t0 && c->t_ack) bench_samples_add(&ack, c->t_ack - c->t0);
         if (c->offered_to >= 0) per_agent[c->offered_to]++;
         offer_first += c->t_offer && c->t_ack && c->t_offer < c->t_ack;
     }
@@ -783,9 +490,9 @@ static void report(const run_t *r) {
            "\"handoffs_per_s\":%.1f,",
            opt.hostport, opt.agents, opt.customers, opt.interval_ms, r->sent, n_offers, n_acks, n_released, offer_first,
            secs, send_secs > 0 ? (double)(r->sent - 1) / send_secs : 0.0);
-    print_dist("offer_ms", offer, n_o);
+    print_dist("offer_ms", &offer);
     putchar(',');
-    print_dist("ack_ms", ack, n_a);
+    print_dist("ack_ms", &ack);
     printf(",\"offers_per_agent\":[");
     for (int i = 0; i < opt.agents; i++) printf("%s%d", i ? "," : "", per_agent[i]);
     printf("],");
@@ -802,8 +509,8 @@ static void report(const run_t *r) {
            (unsigned long long)err.withdrawn, (unsigned long long)err.unknown_offers,
            (unsigned long long)err.dup_offers, (unsigned long long)err.disconnects, (unsigned long long)err.protocol,
            (unsigned long long)err.handshake, (unsigned long long)err.connect, r->late);
-    free(offer);
-    free(ack);
+    bench_samples_free(&offer);
+    bench_samples_free(&ack);
     free(per_agent);
 }
 
@@ -819,47 +526,13 @@ static void usage(int status) {
     exit(status);
 }
 
-static double num_arg(const char *name, const char *v, double lo, double hi) {
-    char *end;
-    errno = 0;
-    double d = strtod(v, &end);
-    if (errno || end == v || *end || d < lo || d > hi) {
-        fprintf(stderr, "handoff_bench: --%s: bad value '%s' (%g..%g)\n", name, v, lo, hi);
-        exit(2);
-    }
-    return d;
-}
-
 static void parse_url(const char *url) {
     const char *h = !strncmp(url, "http://", 7) ? url + 7 : !strncmp(url, "ws://", 5) ? url + 5 : NULL;
     if (!h) {
         fprintf(stderr, "handoff_bench: --url must be http://HOST:PORT\n");
         exit(2);
     }
-    size_t hl = strcspn(h, "/");
-    if (hl == 0 || hl >= sizeof opt.hostport) usage(2);
-    memcpy(opt.hostport, h, hl);
-    opt.hostport[hl] = 0;
-    char *colon = strrchr(opt.hostport, ':');
-    if (colon) {
-        opt.port = (int)num_arg("url port", colon + 1, 1, 65535);
-        snprintf(opt.host, sizeof opt.host, "%.*s", (int)(colon - opt.hostport), opt.hostport);
-    } else {
-        opt.port = 80;
-        snprintf(opt.host, sizeof opt.host, "%s", opt.hostport);
-    }
-}
-
-static void raise_nofile(int need) {
-    struct rlimit rl;
-    if (getrlimit(RLIMIT_NOFILE, &rl) < 0) return;
-    rlim_t want = (rlim_t)need + 64;
-    if (rl.rlim_cur >= want) return;
-    rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max >= want ? want : rl.rlim_max;
-    setrlimit(RLIMIT_NOFILE, &rl);
-    getrlimit(RLIMIT_NOFILE, &rl);
-    if (rl.rlim_cur < want) die("%d connections need %llu open files; the limit is %llu", need,
-                                (unsigned long long)want, (unsigned long long)rl.rlim_cur);
+    if (bench_split_hostport(h, strcspn(h, "/"), opt.hostport, opt.host, &opt.port) < 0) usage(2);
 }
 
 int main(int argc, char **argv) {
@@ -873,6 +546,7 @@ int main(int argc, char **argv) {
         {"server-pid", required_argument, 0, 's'},
         {"help", no_argument, 0, 'h'},               {0, 0, 0, 0},
     };
+    bench_prog = "handoff_bench";
     const char *url = NULL;
     opt.password = getenv("HANDOFF_PASSWORD");
     int ch;
@@ -880,17 +554,17 @@ int main(int argc, char **argv) {
         switch (ch) {
         case 'u': url = optarg; break;
         case 'p': opt.password = optarg; break;
-        case 'k': opt.agents = (int)num_arg("agents", optarg, 1, 1000); break;
+        case 'k': opt.agents = (int)bench_num_arg("agents", optarg, 1, 1000); break;
         case 'P': opt.prefix = optarg; break;
-        case 'n': opt.customers = (int)num_arg("customers", optarg, 1, 1000000); break;
-        case 'b': opt.batch = (int)num_arg("batch", optarg, 1, 100000); break;
-        case 'i': opt.interval_ms = num_arg("interval-ms", optarg, 0, 60000); break;
-        case 'R': opt.interval_ms = 1000.0 / num_arg("rate", optarg, 0.01, 1e6); break;
-        case 'o': opt.offer_timeout = num_arg("offer-timeout", optarg, 0.1, 3600); break;
-        case 'T': opt.timeout = num_arg("timeout", optarg, 1, 86400); break;
+        case 'n': opt.customers = (int)bench_num_arg("customers", optarg, 1, 1000000); break;
+        case 'b': opt.batch = (int)bench_num_arg("batch", optarg, 1, 100000); break;
+        case 'i': opt.interval_ms = bench_num_arg("interval-ms", optarg, 0, 60000); break;
+        case 'R': opt.interval_ms = 1000.0 / bench_num_arg("rate", optarg, 0.01, 1e6); break;
+        case 'o': opt.offer_timeout = bench_num_arg("offer-timeout", optarg, 0.1, 3600); break;
+        case 'T': opt.timeout = bench_num_arg("timeout", optarg, 1, 86400); break;
         case 't': opt.text = optarg; break;
         case 'l': opt.language = optarg; break;
-        case 's': opt.server_pid = (int)num_arg("server-pid", optarg, 1, 1e9); break;
+        case 's': opt.server_pid = (int)bench_num_arg("server-pid", optarg, 1, 1e9); break;
         case 'h': usage(0); break;
         default: usage(2);
         }
@@ -903,56 +577,48 @@ int main(int argc, char **argv) {
     if (strcmp(opt.language, "en") && strcmp(opt.language, "zh")) usage(2);
     if (strlen(opt.prefix) > 24) usage(2);
     parse_url(url);
-    resolve();
-    rng ^= now_ns() ^ ((uint64_t)getpid() << 32);
+    bench_seed();
     offer_timeout_ns = (uint64_t)(opt.offer_timeout * 1e9);
 
     int total = opt.agents + opt.customers;
-    raise_nofile(total);
+    bench_raise_nofile(total);
     C = calloc((size_t)total, sizeof *C);
     size_t cap = 16;
     while (cap < (size_t)opt.customers * 2) cap *= 2;
     slots = malloc(cap * sizeof *slots);
-    if (!C || !slots) die("out of memory");
+    if (!C || !slots) bench_die("out of memory");
     slot_mask = cap - 1;
     for (size_t i = 0; i < cap; i++) slots[i] = -1;
+    wsc_init(C, sizeof *C, total, &ops, opt.host, opt.port, opt.hostport, MAX_FRAME);
     for (int i = 0; i < total; i++) {
-        C[i].idx = i;
-        C[i].fd = -1;
-        C[i].state = ST_CLOSED;
         C[i].kind = i < opt.agents ? AGENT : CUSTOMER;
         C[i].offered_to = -1;
         if (i < opt.agents) snprintf(C[i].agent_id, sizeof C[i].agent_id, "%s%d", opt.prefix, i + 1);
     }
-    ep = epoll_create1(EPOLL_CLOEXEC);
-    if (ep < 0) die("epoll_create1: %s", strerror(errno));
-    struct sigaction sa = {.sa_handler = on_signal};
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    signal(SIGPIPE, SIG_IGN);
-    uint64_t start = now_ns(), deadline = start + (uint64_t)(opt.timeout * 1e9);
+    bench_catch_signals();
+    uint64_t start = bench_now_ns(), deadline = start + (uint64_t)(opt.timeout * 1e9);
 
     /* 1. agents: log in, open the consoles, welcome + queues */
     for (int i = 0; i < opt.agents; i++) login(&C[i]);
-    uint64_t t_login = now_ns();
+    uint64_t t_login = bench_now_ns();
     int missing = open_range(0, opt.agents, deadline);
-    if (missing) die("%d of %d agent consoles did not come up (welcome, then queues) on /v1/agents/ws", missing, opt.agents);
-    uint64_t t_agents = now_ns();
+    if (missing) bench_die("%d of %d agent consoles did not come up (welcome, then queues) on /v1/agents/ws", missing, opt.agents);
+    uint64_t t_agents = bench_now_ns();
     /* 2. customers: hello → welcome */
     missing = open_range(opt.agents, total, deadline);
     if (missing)
-        die("%d of %d customers did not get their welcome on /v1/ws (errors: connect %llu, upgrade %llu, lost %llu)",
+        bench_die("%d of %d customers did not get their welcome on /v1/ws (errors: connect %llu, upgrade %llu, lost %llu)",
             missing, opt.customers, (unsigned long long)err.connect, (unsigned long long)err.handshake,
             (unsigned long long)err.disconnects);
-    uint64_t t_customers = now_ns();
-    say("%d agents logged in in %.2f s, consoles up in %.2f s; %d customers up in %.2f s", opt.agents,
+    uint64_t t_customers = bench_now_ns();
+    bench_say("%d agents logged in in %.2f s, consoles up in %.2f s; %d customers up in %.2f s", opt.agents,
         (double)(t_login - start) / 1e9, (double)(t_agents - t_login) / 1e9, opt.customers,
         (double)(t_customers - t_agents) / 1e9);
 
     /* 3. paced handoffs; agents accept and close as offers come */
     run_t r = {.start = start, .t_login = t_login, .t_agents = t_agents, .t_customers = t_customers};
     const char *why = run_handoffs(&r, (uint64_t)(opt.interval_ms * 1e6), deadline);
-    if (stop_sig && !why) why = "interrupted";
+    if (bench_stop_sig && !why) why = "interrupted";
     if (!why && errors_total()) why = "protocol errors (above)";
     if (!why && n_finished < opt.customers) why = "not every handoff finished";
     /* 4. results */
@@ -960,7 +626,7 @@ int main(int argc, char **argv) {
     report(&r);
     fflush(stdout);
     if (why) {
-        say("FAILED: %s — %d handoffs sent, %d offers, %d acks, %d released of %d", why, r.sent, n_offers, n_acks,
+        bench_say("FAILED: %s — %d handoffs sent, %d offers, %d acks, %d released of %d", why, r.sent, n_offers, n_acks,
             n_released, opt.customers);
         return 1;
     }

@@ -1,8 +1,8 @@
 /* agents_ws.h — internals of the agent console WebSocket (GET /v1/agents/ws),
  * shared by its four files:
  *   routes_agents_ws.c  the route (auth before the upgrade), connection
- *                       lifetime, the per-thread sweep (keep-alive, token
- *                       re-check, presence), settings and metrics
+ *                       lifetime, the sweep's token re-check and presence,
+ *                       settings and metrics
  *   agents_ws_in.c      client frames in: parse, validate, who may act, call
  *                       the desk (engine/desk.h) or the engine (engine/conv.h)
  *   agents_ws_out.c     server frames out: JSON writers, the slow-reader bound
@@ -13,8 +13,9 @@
  * happens on the server thread that accepted it: engine completions and bus
  * events are delivered to that thread's loop, so the state needs no locks.
  * The socket and every engine call in flight each hold a reference, so a
- * completion arriving after the console went away finds c->ws == NULL and
- * is dropped. */
+ * completion arriving after the console went away finds c->base.ws == NULL
+ * and is dropped.  The per-thread list, keep-alive sweep, slow-reader bound
+ * and counters are ws_conn.h's, shared with the customer channel. */
 #ifndef KF_HTTP_AGENTS_WS_H
 #define KF_HTTP_AGENTS_WS_H
 
@@ -25,7 +26,7 @@
 #include <h2o.h>
 
 #include "engine/desk.h"
-#include "http/ws.h"
+#include "http/ws_conn.h"
 #include "loop/loop.h"
 #include "util/buf.h"
 
@@ -63,10 +64,7 @@ typedef struct kf_aws_pong {
 } kf_aws_pong_t;
 
 typedef struct kf_aws_conn {
-    kf_ws_t *ws;              /* NULL once the socket is gone */
-    h2o_linklist_t link;      /* the thread's list, walked by the sweep */
-    uint64_t last_ping_ms;
-    uint64_t closing_since_ms;
+    kf_wsconn_t base;         /* the socket (NULL once gone), the thread's list, keep-alive */
     uint64_t last_auth_ms;    /* last full token + account check */
     uint64_t touched_rx_ms;   /* kf_ws_last_rx_ms when the agent was last marked seen */
     uint64_t last_queues_ms;  /* when the last queues frame went out */
@@ -88,28 +86,19 @@ typedef struct kf_aws_conn {
 } kf_aws_conn_t;
 
 typedef struct {
+    kf_wsconn_channel_t ch;   /* limits, keep-alive timing, counters */
     kf_desk_t *desk;
     kf_conv_t *conv;
     kf_agent_auth_t *auth;
-    size_t max_message;       /* bytes of one client message; larger closes with 1009 */
-    size_t max_pending;       /* unsent bytes beyond which a slow reader is dropped */
-    uint64_t ping_ms, idle_ms;
     uint64_t auth_check_ms;   /* full token/account re-check period */
     uint64_t queues_min_ms;   /* at most one queues frame per this */
 } kf_aws_settings_t;
 
 extern kf_aws_settings_t kf_aws_cfg;
 
-typedef enum {
-    KF_AWS_STAT_FRAMES_IN,
-    KF_AWS_STAT_FRAMES_OUT,
-    KF_AWS_STAT_ERRORS,
-    KF_AWS_STAT_SLOW_READERS,
-    KF_AWS_STAT_IDLE_CLOSED,
-    KF_AWS_STAT_UNAUTHORIZED,
-    KF_AWS_STAT__N
-} kf_aws_stat_t;
-void kf_aws_count(kf_aws_stat_t s);
+/* Counters: ws_conn.h's kf_wsconn_stat_t, and this channel's own. */
+#define KF_AWS_STAT_UNAUTHORIZED KF_WSCONN_STAT__N
+#define KF_AWS_STAT__N (KF_WSCONN_STAT__N + 1)
 
 void kf_aws_ref(kf_aws_conn_t *c);
 void kf_aws_unref(kf_aws_conn_t *c);
@@ -158,7 +147,8 @@ int kf_aws_send_welcome(kf_aws_conn_t *c, cJSON *conversations);
 int kf_aws_send_queues(kf_aws_conn_t *c);
 /* The conversation's transcript (not_found error when the desk has none). */
 int kf_aws_send_transcript(kf_aws_conn_t *c, const char *conv_id, const char *ref);
-/* The protocol's error code for an engine status. */
+/* The protocol's error code for an engine status: kf_wsconn_error_code's,
+ * and "state" for KF_CONV_STATE. */
 const char *kf_aws_error_code(int status);
 
 #endif

@@ -79,7 +79,7 @@ int kf_aws_conv_hold(kf_aws_conn_t *c, kf_aws_conv_t *e, const char *ref, int an
     char topic[KF_BUS_TOPIC_MAX + 1];
     /* Without a subscription (no memory) the console still has the
      * transcript on demand; nothing else depends on it. */
-    if (!e->sub && c->ws && bus() && kf_bus_topic(topic, "conv", e->id) == 0)
+    if (!e->sub && c->base.ws && bus() && kf_bus_topic(topic, "conv", e->id) == 0)
         e->sub = kf_bus_subscribe(bus(), topic, c->loop, on_conv_event, c);
     if (!announce) return 0;
     cJSON *item = kf_desk_item(kf_aws_cfg.desk, e->id);
@@ -107,14 +107,14 @@ int kf_aws_conv_release(kf_aws_conn_t *c, kf_aws_conv_t *e, kf_aws_gone_t why) {
 static void on_queues_timer(kf_timer_t *t) {
     kf_aws_conn_t *c = t->data;
     c->queues_due = 0;
-    if (!c->ws) return;
+    if (!c->base.ws) return;
     kf_aws_ref(c);
     kf_aws_send_queues(c);
     kf_aws_unref(c);
 }
 
 void kf_aws_queues_soon(kf_aws_conn_t *c) {
-    if (c->queues_due || !c->ws) return;
+    if (c->queues_due || !c->base.ws) return;
     uint64_t now = kf_loop_now_ms(), since = now - c->last_queues_ms;
     if (since >= kf_aws_cfg.queues_min_ms) {
         kf_aws_send_queues(c);
@@ -135,7 +135,7 @@ static const char *str_of(const cJSON *o, const char *name) {
 static void resync(kf_aws_conn_t *c) {
     cJSON *now = kf_desk_assigned(kf_aws_cfg.desk, c->agent.id);
     if (!now) return;
-    for (size_t i = 0; i < c->n_convs && c->ws;) {
+    for (size_t i = 0; i < c->n_convs && c->base.ws;) {
         kf_aws_conv_t *e = &c->convs[i];
         int still = 0;
         const cJSON *it;
@@ -157,7 +157,7 @@ static void resync(kf_aws_conn_t *c) {
     const cJSON *it;
     cJSON_ArrayForEach(it, now) {
         const char *id = str_of(it, "conversation_id");
-        kf_aws_conv_t *e = id && c->ws ? kf_aws_conv_get(c, id) : NULL;
+        kf_aws_conv_t *e = id && c->base.ws ? kf_aws_conv_get(c, id) : NULL;
         if (e && !e->held && !e->accepting) kf_aws_conv_hold(c, e, NULL, 1);
     }
     cJSON_Delete(now);
@@ -182,7 +182,7 @@ static void on_offer(kf_aws_conn_t *c, const cJSON *ev, const char *id) {
 static void on_agent_event(kf_bus_sub_t *sub, const kf_bus_event_t *ev, void *ud) {
     (void)sub;
     kf_aws_conn_t *c = ud;
-    if (!c->ws) return;
+    if (!c->base.ws) return;
     kf_aws_ref(c);
     if (ev->flags & KF_BUS_OVERFLOW) {
         resync(c);
@@ -222,7 +222,7 @@ static void on_agents_event(kf_bus_sub_t *sub, const kf_bus_event_t *ev, void *u
     (void)sub;
     (void)ev; /* queues_changed, or an overflow: either way the queues are read again */
     kf_aws_conn_t *c = ud;
-    if (!c->ws) return;
+    if (!c->base.ws) return;
     kf_aws_ref(c);
     kf_aws_queues_soon(c);
     kf_aws_unref(c);
@@ -233,7 +233,7 @@ static void on_conv_event(kf_bus_sub_t *sub, const kf_bus_event_t *ev, void *ud)
     kf_aws_conn_t *c = ud;
     const char *id = ev->topic ? strchr(ev->topic, ':') : NULL;
     kf_aws_conv_t *e = id ? kf_aws_conv_find(c, id + 1) : NULL;
-    if (!c->ws || !e || !e->held) return;
+    if (!c->base.ws || !e || !e->held) return;
     kf_aws_ref(c);
     if (ev->flags & KF_BUS_OVERFLOW) {
         kf_aws_send_transcript(c, e->id, NULL); /* messages were lost: the whole conversation again */

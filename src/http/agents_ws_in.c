@@ -54,7 +54,7 @@ static const char *pending_ref(const pending_t *p) { return p->has_ref ? p->ref 
 /* ---- ping: a barrier like the customer channel's ---- */
 
 static void flush_pongs(kf_aws_conn_t *c) {
-    while (c->pongs && c->ws) {
+    while (c->pongs && c->base.ws) {
         kf_aws_pong_t *p = c->pongs;
         c->pongs = p->next;
         c->pongs_owed--;
@@ -171,7 +171,7 @@ static const char *acting_as(kf_aws_conn_t *c, const char *id) {
 
 static void on_accepted(const kf_conv_result_t *r, void *ud) {
     pending_t *p = ud;
-    kf_aws_conn_t *c = p->c->ws ? p->c : NULL;
+    kf_aws_conn_t *c = p->c->base.ws ? p->c : NULL;
     kf_aws_conv_t *e = c ? kf_aws_conv_find(c, p->conv_id) : NULL;
     if (e && e->accepting) e->accepting--;
     if (c && r->status == KF_CONV_OK) {
@@ -194,7 +194,7 @@ static void on_accepted(const kf_conv_result_t *r, void *ud) {
 
 static void on_done(const kf_conv_result_t *r, void *ud) {
     pending_t *p = ud;
-    kf_aws_conn_t *c = p->c->ws ? p->c : NULL;
+    kf_aws_conn_t *c = p->c->base.ws ? p->c : NULL;
     kf_aws_conv_t *e = c ? kf_aws_conv_find(c, p->conv_id) : NULL;
     int releasing = p->op == OP_CLOSE || p->op == OP_HANDBACK || p->op == OP_TRANSFER;
     kf_aws_gone_t gone = KF_AWS_GONE_NONE;
@@ -387,11 +387,11 @@ static void dispatch(kf_aws_conn_t *c, const cJSON *frame) {
 }
 
 void kf_aws_on_frame(kf_aws_conn_t *c, const char *data, size_t len, int binary) {
-    kf_aws_count(KF_AWS_STAT_FRAMES_IN);
+    kf_wsconn_count(&kf_aws_cfg.ch, KF_WSCONN_FRAMES_IN);
     kf_aws_ref(c);
     if (kf_aws_check_auth(c, 1)) {
         kf_agent_auth_touch(kf_aws_cfg.auth, c->agent.id); /* every frame is presence */
-        c->touched_rx_ms = kf_ws_last_rx_ms(c->ws);
+        c->touched_rx_ms = kf_ws_last_rx_ms(c->base.ws);
         /* wslay has already checked that a text message is UTF-8 (else close 1007) */
         cJSON *frame = binary ? NULL : cJSON_ParseWithLength(data, len);
         if (binary) kf_aws_send_error(c, "bad_frame", "binary frames are not accepted: send JSON text", NULL);

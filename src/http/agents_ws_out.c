@@ -1,7 +1,7 @@
 /* agents_ws_out.c — server → client frames of the agent console WebSocket
  * (see agents_ws.h): small frames written with kf_buf_t into a stack buffer,
  * the desk's views (queues, items, transcripts: cJSON values) wrapped into
- * frames, and the slow-reader bound.
+ * frames; the slow-reader bound is kf_wsconn_send's (ws_conn.h).
  *
  * A console is one agent, so its frames can be larger than a customer's (a
  * transcript is one frame): the bound counts only what was already waiting
@@ -13,26 +13,13 @@
 #include <string.h>
 
 #include "http/agents_ws.h"
-#include "obs/log.h"
 
 #define FRAME_STACK 1024
 
 static void buf_str(kf_buf_t *b, const char *s) { kf_buf_json_str(b, s, strlen(s)); }
 
 static int send_bytes(kf_aws_conn_t *c, const char *data, size_t len, int oom) {
-    if (!c->ws || oom || kf_ws_send_text(c->ws, data, len) != 0) return -1;
-    /* the send may have run h2o's close path: on_closed cleared c->ws */
-    if (!c->ws) return -1;
-    kf_aws_count(KF_AWS_STAT_FRAMES_OUT);
-    size_t pending = kf_ws_pending(c->ws);
-    if (pending > len && pending - len > kf_aws_cfg.max_pending) {
-        kf_aws_count(KF_AWS_STAT_SLOW_READERS);
-        kf_log(KF_LOG_WARN, "agent console: slow reader disconnected", "pending_bytes", 'i', (long long)pending, "limit",
-               'i', (long long)kf_aws_cfg.max_pending, "agent_id", 's', c->agent.id, NULL);
-        kf_ws_abort(c->ws);
-        return -1;
-    }
-    return 0;
+    return kf_wsconn_send(&kf_aws_cfg.ch, &c->base, data, len, oom, c->agent.id);
 }
 
 int kf_aws_send(kf_aws_conn_t *c, kf_buf_t *b) {
@@ -42,12 +29,6 @@ int kf_aws_send(kf_aws_conn_t *c, kf_buf_t *b) {
 }
 
 int kf_aws_send_raw(kf_aws_conn_t *c, const char *json, size_t len) { return send_bytes(c, json, len, 0); }
-
-static void put_ref(kf_buf_t *b, const char *ref) {
-    if (!ref) return;
-    kf_buf_puts(b, ",\"ref\":");
-    buf_str(b, ref);
-}
 
 int kf_aws_send_json(kf_aws_conn_t *c, const char *type, const char *ref, cJSON *body) {
     cJSON *f = cJSON_CreateObject();
@@ -69,50 +50,54 @@ int kf_aws_send_json(kf_aws_conn_t *c, const char *type, const char *ref, cJSON 
     return rc;
 }
 
+/* The small frames: {"type":type,"ref"?:ref ...members} written into the
+ * caller's stack buffer st; frame_send closes the object and sends it. */
+static void frame_begin(kf_buf_t *b, char *st, size_t size, const char *type, const char *ref) {
+    kf_buf_init_with(b, st, size);
+    kf_buf_printf(b, "{\"type\":\"%s\"", type);
+    if (!ref) return;
+    kf_buf_puts(b, ",\"ref\":");
+    buf_str(b, ref);
+}
+
+static int frame_send(kf_aws_conn_t *c, kf_buf_t *b) {
+    kf_buf_puts(b, "}");
+    return kf_aws_send(c, b);
+}
+
 int kf_aws_send_error(kf_aws_conn_t *c, const char *code, const char *message, const char *ref) {
     char st[FRAME_STACK];
     kf_buf_t b;
-    kf_buf_init_with(&b, st, sizeof st);
-    kf_buf_puts(&b, "{\"type\":\"error\"");
-    put_ref(&b, ref);
+    frame_begin(&b, st, sizeof st, "error", ref);
     kf_buf_puts(&b, ",\"code\":");
     buf_str(&b, code);
     kf_buf_puts(&b, ",\"message\":");
     buf_str(&b, message ? message : "");
-    kf_buf_puts(&b, "}");
-    kf_aws_count(KF_AWS_STAT_ERRORS);
-    return kf_aws_send(c, &b);
+    kf_wsconn_count(&kf_aws_cfg.ch, KF_WSCONN_ERRORS);
+    return frame_send(c, &b);
 }
 
 int kf_aws_send_ok(kf_aws_conn_t *c, const char *ref, int64_t seq) {
     char st[256];
     kf_buf_t b;
-    kf_buf_init_with(&b, st, sizeof st);
-    kf_buf_puts(&b, "{\"type\":\"ok\"");
-    put_ref(&b, ref);
+    frame_begin(&b, st, sizeof st, "ok", ref);
     if (seq >= 0) kf_buf_printf(&b, ",\"seq\":%" PRId64, seq);
-    kf_buf_puts(&b, "}");
-    return kf_aws_send(c, &b);
+    return frame_send(c, &b);
 }
 
 int kf_aws_send_pong(kf_aws_conn_t *c, const char *ref) {
     char st[256];
     kf_buf_t b;
-    kf_buf_init_with(&b, st, sizeof st);
-    kf_buf_puts(&b, "{\"type\":\"pong\"");
-    put_ref(&b, ref);
-    kf_buf_puts(&b, "}");
-    return kf_aws_send(c, &b);
+    frame_begin(&b, st, sizeof st, "pong", ref);
+    return frame_send(c, &b);
 }
 
 int kf_aws_send_status(kf_aws_conn_t *c, const char *ref, kf_agent_status_t st) {
     char st_buf[256];
     kf_buf_t b;
-    kf_buf_init_with(&b, st_buf, sizeof st_buf);
-    kf_buf_puts(&b, "{\"type\":\"status\"");
-    put_ref(&b, ref);
-    kf_buf_printf(&b, ",\"status\":\"%s\"}", kf_agent_status_name(st));
-    return kf_aws_send(c, &b);
+    frame_begin(&b, st_buf, sizeof st_buf, "status", ref);
+    kf_buf_printf(&b, ",\"status\":\"%s\"", kf_agent_status_name(st));
+    return frame_send(c, &b);
 }
 
 /* ---- welcome ---- */
@@ -177,14 +162,5 @@ int kf_aws_send_transcript(kf_aws_conn_t *c, const char *conv_id, const char *re
 }
 
 const char *kf_aws_error_code(int status) {
-    switch (status) {
-    case KF_CONV_BUSY:
-    case KF_CONV_NOMEM:
-    case KF_CONV_SHUTDOWN: return "busy";
-    case KF_CONV_INVALID: return "invalid";
-    case KF_CONV_NOTFOUND: return "not_found";
-    case KF_CONV_CLOSED: return "closed";
-    case KF_CONV_STATE: return "state";
-    default: return "internal";
-    }
+    return status == KF_CONV_STATE ? "state" : kf_wsconn_error_code(status);
 }

@@ -1,16 +1,18 @@
 /* routes_agents_ws.c — GET /v1/agents/ws, the agent console WebSocket (see
  * routes_agents_ws.h): the route, with the agent's token checked before the
- * upgrade; each connection's lifetime (on duty at the desk while open); the
- * per-thread sweep; the channel's metrics.  Frames in: agents_ws_in.c;
- * frames out: agents_ws_out.c; bus events: agents_ws_events.c.
+ * upgrade; each connection's lifetime (on duty at the desk while open); this
+ * channel's part of the sweep; the channel's metrics.  Frames in:
+ * agents_ws_in.c; frames out: agents_ws_out.c; bus events:
+ * agents_ws_events.c.
  *
- * The sweep is one timer per server thread over that thread's consoles, as
- * in the customer channel: keep-alive pings and the idle close, presence (a
- * console whose socket still answers pings keeps its agent seen, so an open
- * but quiet console does not read as offline), and the token: its expiry
- * every pass, the full check (revoked, logged out, account disabled, which
- * may have been done by `kefu agent disable` in another process) every
- * auth_check_ms — a lost session must not keep receiving customers' words. */
+ * The sweep is ws_conn.c's, one timer per server thread over that thread's
+ * consoles, as in the customer channel: keep-alive pings and the idle close.
+ * Its sweep hook (sweep_console) adds presence (a console whose socket still
+ * answers pings keeps its agent seen, so an open but quiet console does not
+ * read as offline) and the token: its expiry every pass, the full check
+ * (revoked, logged out, account disabled, which may have been done by `kefu
+ * agent disable` in another process) every auth_check_ms — a lost session
+ * must not keep receiving customers' words. */
 #include "http/routes_agents_ws.h"
 
 #include <stdatomic.h>
@@ -30,31 +32,22 @@
 #define DEFAULT_IDLE_S 60
 #define AUTH_CHECK_MS 5000
 #define QUEUES_MIN_MS 200 /* README: queues at most 5 a second */
-#define CLOSE_GRACE_MS 5000
 #define SWEEP_MAX_MS 1000 /* an expired token is noticed within about this */
-
-kf_aws_settings_t kf_aws_cfg;
 
 /* ---- metrics ---- */
 
-static _Atomic uint64_t stats[KF_AWS_STAT__N];
+static const char *const stat_names[KF_AWS_STAT__N][2] = {
+    {"kefu_ws_agents_frames_in_total", "Frames received from agent consoles on /v1/agents/ws."},
+    {"kefu_ws_agents_frames_out_total", "Frames sent to agent consoles on /v1/agents/ws."},
+    {"kefu_ws_agents_errors_total", "Error frames sent on /v1/agents/ws."},
+    {"kefu_ws_agents_slow_readers_total", "Consoles dropped because their unsent output passed the bound."},
+    {"kefu_ws_agents_idle_closed_total", "Consoles closed after the idle timeout."},
+    {"kefu_ws_agents_unauthorized_total", "Consoles closed because their session ended (1008)."},
+};
 static _Atomic long open_consoles;
 
-void kf_aws_count(kf_aws_stat_t s) { atomic_fetch_add_explicit(&stats[s], 1, memory_order_relaxed); }
-
 static void collect(kf_buf_t *out, void *ud) {
-    (void)ud;
-    static const char *const names[KF_AWS_STAT__N][2] = {
-        {"kefu_ws_agents_frames_in_total", "Frames received from agent consoles on /v1/agents/ws."},
-        {"kefu_ws_agents_frames_out_total", "Frames sent to agent consoles on /v1/agents/ws."},
-        {"kefu_ws_agents_errors_total", "Error frames sent on /v1/agents/ws."},
-        {"kefu_ws_agents_slow_readers_total", "Consoles dropped because their unsent output passed the bound."},
-        {"kefu_ws_agents_idle_closed_total", "Consoles closed after the idle timeout."},
-        {"kefu_ws_agents_unauthorized_total", "Consoles closed because their session ended (1008)."},
-    };
-    for (int i = 0; i < KF_AWS_STAT__N; i++)
-        kf_buf_printf(out, "# HELP %s %s\n# TYPE %s counter\n%s %llu\n", names[i][0], names[i][1], names[i][0],
-                      names[i][0], (unsigned long long)atomic_load_explicit(&stats[i], memory_order_relaxed));
+    kf_wsconn_collect(out, ud);
     kf_buf_printf(out,
                   "# HELP kefu_ws_agents_connections Agent consoles connected now.\n"
                   "# TYPE kefu_ws_agents_connections gauge\nkefu_ws_agents_connections %ld\n",
@@ -79,7 +72,7 @@ void kf_aws_unref(kf_aws_conn_t *c) {
 /* The session behind the console, checked again.  A store that cannot be
  * read is not taken as a revocation: the check runs again next time. */
 int kf_aws_check_auth(kf_aws_conn_t *c, int full) {
-    if (!c->ws || kf_ws_closing(c->ws)) return 0;
+    if (!c->base.ws || kf_ws_closing(c->base.ws)) return 0;
     kf_agent_auth_t *auth = kf_aws_cfg.auth;
     int ok = kf_agent_auth_now(auth) < c->token_expires_ms;
     if (ok && full) {
@@ -101,68 +94,35 @@ int kf_aws_check_auth(kf_aws_conn_t *c, int full) {
         }
     }
     if (ok) return 1;
-    kf_aws_count(KF_AWS_STAT_UNAUTHORIZED);
+    kf_wsconn_count(&kf_aws_cfg.ch, KF_AWS_STAT_UNAUTHORIZED);
     kf_aws_send_error(c, "unauthorized", "the agent session is unknown, expired or ended; log in again", NULL);
-    if (c->ws) kf_ws_close(c->ws, 1008, "unauthorized");
+    if (c->base.ws) kf_ws_close(c->base.ws, 1008, "unauthorized");
     return 0;
 }
 
-/* This thread's consoles and the timer that sweeps them. */
-static __thread struct {
-    h2o_linklist_t conns;
-    kf_timer_t timer;
-    kf_loop_t *loop;
-} T;
-
-static void sweep_one(kf_aws_conn_t *c, uint64_t now) {
-    kf_ws_t *ws = c->ws;
-    if (kf_ws_closing(ws)) {
-        if (!c->closing_since_ms) c->closing_since_ms = now;
-        else if (now - c->closing_since_ms >= CLOSE_GRACE_MS) kf_ws_abort(ws);
-        return;
-    }
-    uint64_t rx = kf_ws_last_rx_ms(ws);
-    if (now - rx >= kf_aws_cfg.idle_ms) {
-        kf_aws_count(KF_AWS_STAT_IDLE_CLOSED);
-        kf_ws_close(ws, 1001, "idle timeout");
-        return;
-    }
-    if (!kf_aws_check_auth(c, now - c->last_auth_ms >= kf_aws_cfg.auth_check_ms)) return;
+/* ws_conn.c's sweep, for a console neither closing nor idle: the token,
+ * then presence; 0 when the session ended (the close has started). */
+static int sweep_console(kf_wsconn_t *b, uint64_t now, uint64_t rx) {
+    kf_aws_conn_t *c = (kf_aws_conn_t *)b; /* base is the first member */
+    if (!kf_aws_check_auth(c, now - c->last_auth_ms >= kf_aws_cfg.auth_check_ms)) return 0;
     if (rx > c->touched_rx_ms) { /* a pong (or any frame) since the last look: the agent is there */
         c->touched_rx_ms = rx;
         kf_agent_auth_touch(kf_aws_cfg.auth, c->agent.id);
     }
-    uint64_t since = rx > c->last_ping_ms ? rx : c->last_ping_ms;
-    if (now - since >= kf_aws_cfg.ping_ms) {
-        c->last_ping_ms = now;
-        kf_ws_ping(ws);
-    }
+    return 1;
 }
 
-static uint64_t sweep_interval(void) {
-    uint64_t m = kf_aws_cfg.ping_ms < kf_aws_cfg.idle_ms ? kf_aws_cfg.ping_ms : kf_aws_cfg.idle_ms;
-    m /= 4;
-    return m < 100 ? 100 : m > SWEEP_MAX_MS ? SWEEP_MAX_MS : m;
-}
+static void ref_base(kf_wsconn_t *b) { kf_aws_ref((kf_aws_conn_t *)b); }
+static void unref_base(kf_wsconn_t *b) { kf_aws_unref((kf_aws_conn_t *)b); }
 
-static void on_sweep(kf_timer_t *t) {
-    uint64_t now = kf_loop_now_ms();
-    for (h2o_linklist_t *l = T.conns.next, *next; l != &T.conns; l = next) {
-        kf_aws_conn_t *c = H2O_STRUCT_FROM_MEMBER(kf_aws_conn_t, link, l);
-        next = l->next; /* a close can run h2o's close path at once, unlinking c (and only c) */
-        kf_aws_ref(c);
-        sweep_one(c, now);
-        kf_aws_unref(c);
-    }
-    kf_timer_start(T.loop, t, sweep_interval(), on_sweep);
-}
+kf_aws_settings_t kf_aws_cfg = {
+    .ch = {.name = "agent console", .who_key = "agent_id", .bound_after_frame = 1, .sweep_max_ms = SWEEP_MAX_MS,
+           .ref = ref_base, .unref = unref_base, .sweep = sweep_console, .stat_names = stat_names,
+           .n_stats = KF_AWS_STAT__N},
+};
 
-static void thread_start(void) {
-    if (T.loop) return;
-    T.loop = kf_loop_current();
-    h2o_linklist_init_anchor(&T.conns);
-    kf_timer_start(T.loop, &T.timer, sweep_interval(), on_sweep);
-}
+/* This thread's consoles and the timer that sweeps them. */
+static __thread kf_wsconn_thread_t T;
 
 static void on_msg(kf_ws_t *ws, const char *data, size_t len, int binary) {
     kf_aws_conn_t *c = kf_ws_data(ws);
@@ -172,8 +132,7 @@ static void on_msg(kf_ws_t *ws, const char *data, size_t len, int binary) {
 
 static void on_closed(kf_ws_t *ws) {
     kf_aws_conn_t *c = kf_ws_data(ws);
-    h2o_linklist_unlink(&c->link);
-    c->ws = NULL;
+    kf_wsconn_closed(&c->base);
     kf_timer_stop(c->loop, &c->queues_timer);
     kf_aws_unsubscribe_all(c); /* on this loop, so no event reaches c after this */
     if (c->attached) kf_desk_detach(kf_aws_cfg.desk, c->agent.id);
@@ -228,15 +187,11 @@ static void console(kf_req_t *r) {
     c->token_expires_ms = exp;
     c->loop = kf_loop_current();
     c->queues_timer.data = c;
-    c->ws = kf_ws_upgrade(r, on_msg, on_closed, c);
-    if (!c->ws) {
+    if (kf_wsconn_open(&kf_aws_cfg.ch, &T, &c->base, r, on_msg, on_closed, c) < 0) {
         free(c);
         return;
     }
     atomic_fetch_add_explicit(&open_consoles, 1, memory_order_relaxed);
-    kf_ws_set_max_message(c->ws, kf_aws_cfg.max_message);
-    thread_start();
-    h2o_linklist_insert(&T.conns, &c->link);
     c->last_auth_ms = c->touched_rx_ms = kf_loop_now_ms();
     kf_aws_ref(c); /* a slow-reader drop inside the welcome must not free c under us */
     open_console(c);
@@ -267,28 +222,20 @@ static const kf_route_t routes[] = {
      .tag = "agents", .responses = console_res, .handler = console, .flags = KF_ROUTE_WEBSOCKET},
 };
 
-static uint64_t env_seconds(const char *name, int dflt) {
-    const char *v = getenv(name);
-    char *end;
-    long s = v ? strtol(v, &end, 10) : 0;
-    if (!v || *v == 0 || *end != 0 || s <= 0 || s > 86400) s = dflt;
-    return (uint64_t)s * 1000;
-}
-
 int kf_routes_agents_ws_register(kf_desk_t *desk, kf_conv_t *conv, kf_agent_auth_t *auth) {
     if (!desk || !conv || !auth) return -1;
     kf_aws_cfg.desk = desk;
     kf_aws_cfg.conv = conv;
     kf_aws_cfg.auth = auth;
-    kf_aws_cfg.max_message = DEFAULT_MAX_MESSAGE;
-    kf_aws_cfg.max_pending = DEFAULT_MAX_PENDING;
-    kf_aws_cfg.ping_ms = env_seconds("KEFU_WS_PING_INTERVAL", DEFAULT_PING_S);
-    kf_aws_cfg.idle_ms = env_seconds("KEFU_WS_IDLE_TIMEOUT", DEFAULT_IDLE_S);
+    kf_wsconn_channel_t *ch = &kf_aws_cfg.ch;
+    ch->max_message = DEFAULT_MAX_MESSAGE;
+    ch->max_pending = DEFAULT_MAX_PENDING;
+    kf_wsconn_keepalive_from_env(ch, DEFAULT_PING_S, DEFAULT_IDLE_S);
     /* pings often enough that their pongs keep the agent seen (presence) */
     uint64_t hb = (uint64_t)kf_agent_auth_heartbeat_timeout_ms(auth);
-    if (hb >= 2000 && kf_aws_cfg.ping_ms > hb / 2) kf_aws_cfg.ping_ms = hb / 2;
+    if (hb >= 2000 && ch->ping_ms > hb / 2) ch->ping_ms = hb / 2;
     kf_aws_cfg.auth_check_ms = AUTH_CHECK_MS;
     kf_aws_cfg.queues_min_ms = QUEUES_MIN_MS;
-    if (kf_metrics_add_collector(collect, NULL) < 0) return -1;
+    if (kf_metrics_add_collector(collect, ch) < 0) return -1;
     return kf_router_add(routes, sizeof routes / sizeof routes[0]);
 }

@@ -1,6 +1,6 @@
 /* ws_chat.h — internals of the customer WebSocket channel (GET /v1/ws),
  * shared by its three files:
- *   routes_ws.c      the route, connection lifetime, keep-alive sweep, settings
+ *   routes_ws.c      the route, connection lifetime, settings, metrics
  *   ws_chat_in.c     client frames in: parse, validate, call the engine, completions
  *   ws_chat_out.c    server frames out: JSON writers, replay, slow-reader bound
  *   ws_chat_events.c the conversation's events (agent and system messages,
@@ -10,7 +10,9 @@
  * it (engine completions are posted back to that thread's loop), so the
  * per-connection state needs no locks.  It does need a reference count: the
  * socket and every engine call in flight each hold one, so a completion that
- * arrives after the customer went away finds c->ws == NULL and is dropped. */
+ * arrives after the customer went away finds c->base.ws == NULL and is dropped.
+ * The keep-alive sweep, the send path's slow-reader bound and the counters
+ * are ws_conn.h's, shared with the agent console channel. */
 #ifndef KF_HTTP_WS_CHAT_H
 #define KF_HTTP_WS_CHAT_H
 
@@ -20,7 +22,7 @@
 #include <h2o.h>
 
 #include "engine/conv.h"
-#include "http/ws.h"
+#include "http/ws_conn.h"
 #include "util/buf.h"
 
 typedef enum {
@@ -33,10 +35,7 @@ typedef enum {
 
 /* Kept small on purpose: ten thousand idle customers hold one each. */
 typedef struct kf_wschat_conn {
-    kf_ws_t *ws;               /* NULL once the socket is gone */
-    h2o_linklist_t link;       /* the thread's list, walked by the keep-alive sweep */
-    uint64_t last_ping_ms;
-    uint64_t closing_since_ms; /* 0 = no close started */
+    kf_wsconn_t base;          /* the socket (NULL once gone), the thread's list, keep-alive */
     int64_t seen_seq;          /* the client has every message up to this seq */
     uint32_t refs;
     uint16_t inflight;         /* engine calls not yet completed */
@@ -48,27 +47,13 @@ typedef struct kf_wschat_conn {
 } kf_wschat_conn_t;
 
 typedef struct {
+    kf_wsconn_channel_t ch;   /* limits, keep-alive timing, counters */
     kf_conv_t *conv;
-    size_t max_message;       /* bytes of one client message; larger closes with 1009 */
-    size_t max_pending;       /* unsent output bytes beyond which a slow reader is dropped */
-    uint64_t ping_ms;         /* a WS ping after this long without traffic */
-    uint64_t idle_ms;         /* close after this long without traffic */
 } kf_wschat_settings_t;
 
 extern kf_wschat_settings_t kf_wschat_cfg;
 
 #define KF_WSCHAT_MAX_INFLIGHT KF_CONV_MAX_PENDING
-
-/* Counters for /metrics (relaxed atomics, summed over threads). */
-typedef enum {
-    KF_WSCHAT_STAT_FRAMES_IN,
-    KF_WSCHAT_STAT_FRAMES_OUT,
-    KF_WSCHAT_STAT_ERRORS,
-    KF_WSCHAT_STAT_SLOW_READERS,
-    KF_WSCHAT_STAT_IDLE_CLOSED,
-    KF_WSCHAT_STAT__N
-} kf_wschat_stat_t;
-void kf_wschat_count(kf_wschat_stat_t s);
 
 void kf_wschat_ref(kf_wschat_conn_t *c);
 void kf_wschat_unref(kf_wschat_conn_t *c);
@@ -97,7 +82,5 @@ int kf_wschat_send_ended(kf_wschat_conn_t *c, const char *status);
 /* Every stored message with seq > after_seq as a message frame.  On a
  * storage failure it sends an internal error itself. */
 int kf_wschat_replay(kf_wschat_conn_t *c, int64_t after_seq);
-/* The protocol's error code for an engine status. */
-const char *kf_wschat_error_code(int status);
 
 #endif

@@ -33,7 +33,7 @@ static void send_raw(kf_wschat_conn_t *c, const char *json, size_t len) {
 static void on_event(kf_bus_sub_t *sub, const kf_bus_event_t *ev, void *ud) {
     (void)sub;
     kf_wschat_conn_t *c = ud;
-    if (!c->ws) return;
+    if (!c->base.ws) return;
     if (ev->flags & KF_BUS_OVERFLOW) {
         kf_wschat_replay(c, c->seen_seq);
         return;

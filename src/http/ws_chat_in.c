@@ -41,13 +41,13 @@ static pending_t *pending_new(kf_wschat_conn_t *c) {
 
 /* Returns the connection when it still has a socket to answer on, else NULL
  * (the reference is kept until pending_end). */
-static kf_wschat_conn_t *pending_conn(pending_t *p) { return p->c->ws ? p->c : NULL; }
+static kf_wschat_conn_t *pending_conn(pending_t *p) { return p->c->base.ws ? p->c : NULL; }
 
 static void pending_end(pending_t *p) {
     kf_wschat_conn_t *c = p->c;
     free(p);
     if (--c->inflight == 0)
-        while (c->pongs_owed && c->ws) {
+        while (c->pongs_owed && c->base.ws) {
             c->pongs_owed--;
             if (kf_wschat_send_pong(c) < 0) break;
         }
@@ -99,7 +99,7 @@ static void on_created(const kf_conv_result_t *r, void *ud) {
     if (c && r->status != KF_CONV_OK) {
         c->state = KF_WSCHAT_NEED_HELLO;
         c->conv_id[0] = 0;
-        kf_wschat_send_error(c, kf_wschat_error_code(r->status), r->error, NULL);
+        kf_wschat_send_error(c, kf_wsconn_error_code(r->status), r->error, NULL);
     } else if (c) {
         c->state = KF_WSCHAT_OPEN;
         memcpy(c->conv_id, r->conv_id, KF_HISTORY_ID_LEN);
@@ -142,7 +142,7 @@ static void hello_new(kf_wschat_conn_t *c, const cJSON *frame) {
     if (rc != KF_CONV_OK) {
         c->state = KF_WSCHAT_NEED_HELLO;
         c->conv_id[0] = 0;
-        kf_wschat_send_error(c, kf_wschat_error_code(rc), kf_conv_strerror(rc), NULL);
+        kf_wschat_send_error(c, kf_wsconn_error_code(rc), kf_conv_strerror(rc), NULL);
         pending_end(p);
     }
 }
@@ -219,10 +219,10 @@ static void on_replied(const kf_conv_result_t *r, void *ud) {
         if (kf_history_get(kf_conv_history(kf_wschat_cfg.conv), c->conv_id, &hc, err, sizeof err) == KF_HISTORY_OK) {
             const char *st = hc.status == KF_HISTORY_EXPIRED ? "expired" : "closed";
             kf_history_conv_free(&hc);
-            if (c->ws) kf_wschat_send_ended(c, st);
+            if (c->base.ws) kf_wschat_send_ended(c, st);
         }
     } else if (c && r->status != KF_CONV_OK) {
-        kf_wschat_send_error(c, kf_wschat_error_code(r->status), r->error, p->client_msg_id);
+        kf_wschat_send_error(c, kf_wsconn_error_code(r->status), r->error, p->client_msg_id);
     } else if (c) {
         /* A resend's replies are not sent again: the client has them (seen_seq)
          * unless the first attempt was still being committed when this
@@ -283,7 +283,7 @@ static void on_message(kf_wschat_conn_t *c, const cJSON *frame) {
     int rc = kf_conv_message(kf_wschat_cfg.conv, c->conv_id, text->valuestring, strlen(text->valuestring), cmid,
                              kf_loop_current(), on_replied, p);
     if (rc != KF_CONV_OK) {
-        kf_wschat_send_error(c, kf_wschat_error_code(rc), kf_conv_strerror(rc), cmid);
+        kf_wschat_send_error(c, kf_wsconn_error_code(rc), kf_conv_strerror(rc), cmid);
         pending_end(p);
     }
 }
@@ -294,7 +294,7 @@ static void on_rated(const kf_conv_result_t *r, void *ud) {
     pending_t *p = ud;
     kf_wschat_conn_t *c = pending_conn(p);
     if (c && r->status != KF_CONV_OK) {
-        kf_wschat_send_error(c, kf_wschat_error_code(r->status), r->error, NULL);
+        kf_wschat_send_error(c, kf_wsconn_error_code(r->status), r->error, NULL);
     } else if (c && kf_wschat_send_rated(c, p->csat) == 0) {
         kf_wschat_send_ended(c, "closed");
     }
@@ -321,7 +321,7 @@ static void on_rate(kf_wschat_conn_t *c, const cJSON *frame) {
     p->csat = (int)csat;
     int rc = kf_conv_close(kf_wschat_cfg.conv, c->conv_id, (int)csat, comment, kf_loop_current(), on_rated, p);
     if (rc != KF_CONV_OK) {
-        kf_wschat_send_error(c, kf_wschat_error_code(rc), kf_conv_strerror(rc), NULL);
+        kf_wschat_send_error(c, kf_wsconn_error_code(rc), kf_conv_strerror(rc), NULL);
         pending_end(p);
     }
 }
@@ -376,7 +376,7 @@ static int is_hello(const cJSON *frame) {
 }
 
 void kf_wschat_on_frame(kf_wschat_conn_t *c, const char *data, size_t len, int binary) {
-    kf_wschat_count(KF_WSCHAT_STAT_FRAMES_IN);
+    kf_wsconn_count(&kf_wschat_cfg.ch, KF_WSCONN_FRAMES_IN);
     if (binary) {
         kf_wschat_send_error(c, "bad_frame", "binary frames are not accepted: send JSON text", NULL);
         return;
@@ -385,7 +385,7 @@ void kf_wschat_on_frame(kf_wschat_conn_t *c, const char *data, size_t len, int b
     cJSON *frame = cJSON_ParseWithLength(data, len);
     if (c->state == KF_WSCHAT_FIRST && !(cJSON_IsObject(frame) && is_hello(frame))) {
         kf_wschat_send_error(c, "bad_frame", "the first frame must be {\"type\":\"hello\",...}", NULL);
-        if (c->ws) kf_ws_close(c->ws, 1008, "expected hello");
+        if (c->base.ws) kf_ws_close(c->base.ws, 1008, "expected hello");
     } else if (!cJSON_IsObject(frame)) {
         kf_wschat_send_error(c, "bad_frame", "not a JSON object", NULL);
     } else {

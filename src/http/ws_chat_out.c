@@ -5,9 +5,9 @@
  * Frames are written with kf_buf_t into a stack buffer (wslay copies what it
  * queues), so a connection holds no output buffer of its own: its only
  * output memory is what wslay has queued and the peer has not yet taken.
- * That amount is checked after every send; past kf_wschat_cfg.max_pending
- * the peer is not reading and the connection is dropped rather than letting
- * it grow without bound. */
+ * That amount is checked after every send (kf_wsconn_send, ws_conn.h); past
+ * kf_wschat_cfg.ch.max_pending the peer is not reading and the connection is
+ * dropped rather than letting it grow without bound. */
 #include <inttypes.h>
 #include <string.h>
 
@@ -21,21 +21,9 @@
 static void buf_str(kf_buf_t *b, const char *s) { kf_buf_json_str(b, s, strlen(s)); }
 
 int kf_wschat_send(kf_wschat_conn_t *c, kf_buf_t *b) {
-    int rc = -1;
-    if (c->ws && !b->oom && kf_ws_send_text(c->ws, b->data, b->len) == 0) rc = 0;
+    int rc = kf_wsconn_send(&kf_wschat_cfg.ch, &c->base, b->data, b->len, b->oom, c->conv_id);
     kf_buf_free(b);
-    /* the send may have run h2o's close path: on_closed cleared c->ws */
-    if (rc < 0 || !c->ws) return -1;
-    kf_wschat_count(KF_WSCHAT_STAT_FRAMES_OUT);
-    if (kf_ws_pending(c->ws) > kf_wschat_cfg.max_pending) {
-        kf_wschat_count(KF_WSCHAT_STAT_SLOW_READERS);
-        kf_log(KF_LOG_WARN, "websocket chat: slow reader disconnected", "pending_bytes", 'i',
-               (long long)kf_ws_pending(c->ws), "limit", 'i', (long long)kf_wschat_cfg.max_pending, "conversation_id",
-               's', c->conv_id, NULL);
-        kf_ws_abort(c->ws);
-        return -1;
-    }
-    return 0;
+    return rc;
 }
 
 int kf_wschat_send_error(kf_wschat_conn_t *c, const char *code, const char *message, const char *client_msg_id) {
@@ -51,7 +39,7 @@ int kf_wschat_send_error(kf_wschat_conn_t *c, const char *code, const char *mess
         buf_str(&b, client_msg_id);
     }
     kf_buf_puts(&b, "}");
-    kf_wschat_count(KF_WSCHAT_STAT_ERRORS);
+    kf_wsconn_count(&kf_wschat_cfg.ch, KF_WSCONN_ERRORS);
     return kf_wschat_send(c, &b);
 }
 
@@ -176,17 +164,5 @@ int kf_wschat_replay(kf_wschat_conn_t *c, int64_t after_seq) {
         kf_history_msgs_free(&page);
         if (rc < 0) return -1;
         if (n < REPLAY_PAGE) return 0;
-    }
-}
-
-const char *kf_wschat_error_code(int status) {
-    switch (status) {
-    case KF_CONV_BUSY:
-    case KF_CONV_NOMEM:
-    case KF_CONV_SHUTDOWN: return "busy";
-    case KF_CONV_INVALID: return "invalid";
-    case KF_CONV_NOTFOUND: return "not_found";
-    case KF_CONV_CLOSED: return "closed";
-    default: return "internal";
     }
 }
