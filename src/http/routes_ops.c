@@ -69,6 +69,7 @@ static void openapi(kf_req_t *r) {
 
 static void docs(kf_req_t *r) { kf_static_send(r, "docs.html", 9); }
 static void index_page(kf_req_t *r) { kf_static_send(r, "index.html", 10); }
+static void console_page(kf_req_t *r) { kf_static_send(r, "console.html", 12); }
 
 static void static_file(kf_req_t *r) {
     h2o_iovec_t p = r->h2o->path_normalized;
@@ -105,6 +106,8 @@ static const kf_route_t ops_routes[] = {
      .responses = html_res, .handler = docs},
     {.method = "GET", .path = "/", .operation_id = "index", .summary = "Web page", .tag = "web",
      .responses = html_res, .handler = index_page},
+    {.method = "GET", .path = "/console", .operation_id = "console", .summary = "Agent console page", .tag = "web",
+     .responses = html_res, .handler = console_page},
     {.method = "GET", .path = "/static/", .operation_id = "static", .summary = "Static assets", .tag = "web",
      .responses = html_res, .handler = static_file, .flags = KF_ROUTE_PREFIX | KF_ROUTE_HIDDEN},
     {.method = "GET", .path = "/v1/ws/echo", .operation_id = "wsEcho",
