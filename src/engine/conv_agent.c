@@ -126,11 +126,14 @@ static void store(kf_conv_job_t *job, const char *text) {
 static int assign(kf_conv_job_t *job, const kf_routing_conv_info_t *info, int64_t now, char *text, size_t n) {
     kf_routing_t *r = job->c->routing;
     int rc = KF_ROUTING_ESTATE;
-    if (info->state == KF_ROUTING_OFFERED && !strcmp(info->agent_id, job->agent_id))
+    int mine = info->state == KF_ROUTING_OFFERED && !strcmp(info->agent_id, job->agent_id);
+    if (mine)
         rc = kf_routing_accept(r, job->conv_id, job->agent_id, now);
     else if (info->state != KF_ROUTING_ASSIGNED) /* picked from the queue, or offered to someone else */
         rc = kf_routing_transfer(r, job->conv_id, NULL, job->agent_id, now);
-    if (rc == KF_ROUTING_OK && info->state != KF_ROUTING_OFFERED) rc = kf_routing_accept(r, job->conv_id, job->agent_id, now);
+    /* the transfer offers it to this agent: taking it is accepting that offer
+     * (info->state is from before the transfer, so it cannot tell) */
+    if (rc == KF_ROUTING_OK && !mine) rc = kf_routing_accept(r, job->conv_id, job->agent_id, now);
     if (rc != KF_ROUTING_OK && rc != KF_ROUTING_ENOMEM) return rc;
     kf_conv_held_waited(job->c, now - info->enqueued_ms);
     char err[200]; /* the agent on the conversation's record: fire and forget, it is not the routing state */
