@@ -556,3 +556,112 @@ Test(history, metrics_collector_reports_commits_and_batches) {
     kf_history_destroy(h); /* the process ends with the test; nobody renders again */
 }
 
+/* A file written by the previous kefu (schema version 1: senders 1..4, no
+ * author column) opens, is migrated to the current version, keeps its
+ * messages, and then takes an agent's internal note (sender 5) whose author
+ * reads back.  The DDL is version 1's, as history_sqlite_schema.c's
+ * migrations[0] wrote it. */
+static const char v1_schema[] =
+    "CREATE TABLE conversations ("
+    "  num INTEGER PRIMARY KEY,"
+    "  id TEXT NOT NULL UNIQUE CHECK (length(id) = 32),"
+    "  profile TEXT CHECK (profile IS NULL OR json_valid(profile)),"
+    "  started_at INTEGER NOT NULL,"
+    "  ended_at INTEGER,"
+    "  status INTEGER NOT NULL DEFAULT 1 CHECK (status BETWEEN 1 AND 3),"
+    "  csat INTEGER CHECK (csat IS NULL OR csat BETWEEN 1 AND 5),"
+    "  csat_comment TEXT,"
+    "  agent_id TEXT,"
+    "  last_seq INTEGER NOT NULL DEFAULT 0);"
+    "CREATE INDEX conversations_started ON conversations(started_at);"
+    "CREATE INDEX conversations_status_started ON conversations(status, started_at);"
+    "CREATE TABLE messages ("
+    "  conv INTEGER NOT NULL,"
+    "  seq INTEGER NOT NULL CHECK (seq >= 1),"
+    "  sender INTEGER NOT NULL CHECK (sender BETWEEN 1 AND 4),"
+    "  text TEXT NOT NULL,"
+    "  client_msg_id TEXT,"
+    "  intent TEXT,"
+    "  confidence REAL,"
+    "  entities TEXT CHECK (entities IS NULL OR json_valid(entities)),"
+    "  created_at INTEGER NOT NULL,"
+    "  PRIMARY KEY (conv, seq)) WITHOUT ROWID;"
+    "CREATE UNIQUE INDEX messages_client_msg ON messages(conv, client_msg_id) WHERE client_msg_id IS NOT NULL;";
+
+Test(history, migrates_a_version_1_file_and_takes_notes_with_an_author) {
+    const char *id = "0123456789abcdef0123456789abcdef";
+    sqlite3 *db;
+    cr_assert_eq(sqlite3_open(path, &db), SQLITE_OK);
+    char *emsg = NULL;
+    int rc = sqlite3_exec(db, v1_schema, NULL, NULL, &emsg);
+    cr_assert_eq(rc, SQLITE_OK, "%s", emsg ? emsg : "");
+    rc = sqlite3_exec(db,
+                      "INSERT INTO conversations(num, id, profile, started_at, last_seq) VALUES "
+                      "(1, '0123456789abcdef0123456789abcdef', '{\"user_id\":\"u-old\",\"language\":\"en\"}', 1000, 2);"
+                      "INSERT INTO messages(conv, seq, sender, text, client_msg_id, intent, confidence, created_at) VALUES "
+                      "(1, 1, 1, 'I lost my card', 'old-1', 'card_lost', 0.9, 1100),"
+                      "(1, 2, 4, 'Position in queue: 1', NULL, NULL, NULL, 1200);"
+                      "PRAGMA user_version = 1;",
+                      NULL, NULL, &emsg);
+    cr_assert_eq(rc, SQLITE_OK, "%s", emsg ? emsg : "");
+    /* version 1 really refuses a note: the migration is what makes it possible */
+    cr_assert_eq(sqlite3_exec(db, "INSERT INTO messages(conv, seq, sender, text, created_at) VALUES (1, 3, 5, 'x', 1)",
+                              NULL, NULL, NULL),
+                 SQLITE_CONSTRAINT);
+    sqlite3_close(db);
+
+    kf_history_t *h = open_store(0, 0);
+    cr_assert_eq(pragma_int("PRAGMA user_version"), kf_history_sqlite_schema_version());
+    cr_assert_geq(kf_history_sqlite_schema_version(), 2);
+
+    kf_history_conv_t c;
+    cr_assert_eq(kf_history_get(h, id, &c, err, sizeof err), KF_HISTORY_OK, "%s", err);
+    cr_expect_eq(c.last_seq, 2);
+    cr_expect_str_eq(c.user_id, "u-old");
+    kf_history_conv_free(&c);
+    kf_history_msgs_t ms = {0};
+    cr_assert_eq(kf_history_fetch(h, id, 0, 10, &ms, err, sizeof err), KF_HISTORY_OK, "%s", err);
+    cr_assert_eq(ms.n, 2);
+    cr_expect_eq(ms.v[0].seq, 1);
+    cr_expect_eq(ms.v[0].sender, KF_HISTORY_CUSTOMER);
+    cr_expect_str_eq(ms.v[0].text, "I lost my card");
+    cr_expect_str_eq(ms.v[0].client_msg_id, "old-1");
+    cr_expect_str_eq(ms.v[0].intent, "card_lost");
+    cr_expect_float_eq(ms.v[0].confidence, 0.9, 1e-9);
+    cr_expect_eq(ms.v[0].created_at_ms, 1100);
+    cr_expect_null(ms.v[0].author, "old messages have no author");
+    cr_expect_eq(ms.v[1].sender, KF_HISTORY_SYSTEM);
+    kf_history_msgs_free(&ms);
+
+    /* the old client_msg_id is still unique after the table copy */
+    waiter_t w;
+    kf_history_msg_t again = msg(KF_HISTORY_CUSTOMER, "I lost my card", "old-1");
+    cr_assert_eq(append_sync(h, id, &again, 1, 0, &w), KF_HISTORY_OK, "%s", w.error);
+    cr_expect_eq(w.acks[0].state, KF_HISTORY_DUPLICATE);
+    cr_expect_eq(w.acks[0].seq, 1);
+
+    /* the new CHECK takes a note and still refuses what no kefu writes */
+    cr_assert_eq(sqlite3_open(path, &db), SQLITE_OK);
+    cr_expect_eq(sqlite3_exec(db, "INSERT INTO messages(conv, seq, sender, text, created_at) VALUES (1, 9, 6, 'x', 1)",
+                              NULL, NULL, NULL),
+                 SQLITE_CONSTRAINT, "sender 6 not refused by the CHECK after the migration");
+    sqlite3_close(db);
+
+    kf_history_msg_t note = {.sender = KF_HISTORY_NOTE, .text = "VIP, be gentle", .author = "ann"};
+    cr_assert_eq(append_sync(h, id, &note, 1, 0, &w), KF_HISTORY_OK, "%s", w.error);
+    cr_expect_eq(w.acks[0].seq, 3);
+    kf_history_destroy(h);
+
+    /* and it all reads back after a reopen */
+    h = open_store(0, 0);
+    cr_assert_eq(kf_history_fetch(h, id, 2, 10, &ms, err, sizeof err), KF_HISTORY_OK, "%s", err);
+    cr_assert_eq(ms.n, 1);
+    cr_expect_eq(ms.v[0].seq, 3);
+    cr_expect_eq(ms.v[0].sender, KF_HISTORY_NOTE);
+    cr_expect_str_eq(ms.v[0].text, "VIP, be gentle");
+    cr_assert_not_null(ms.v[0].author);
+    cr_expect_str_eq(ms.v[0].author, "ann");
+    kf_history_msgs_free(&ms);
+    kf_history_destroy(h);
+    cr_expect_eq(pragma_int("PRAGMA user_version"), kf_history_sqlite_schema_version());
+}
