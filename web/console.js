@@ -1,7 +1,20 @@
 /* console.js — the kefu agent console (GET /console), over the WebSocket
- * GET /v1/agents/ws.
+ * GET /v1/agents/ws: the core the other two files build on.
  *
- * Protocol: README.md, "Agent console WebSocket".  What this file adds on top:
+ * The page loads three scripts, in order, with defer (web/console.html):
+ *   console.js        state, strings, helpers, sign-in (REST), the socket and
+ *                     its frames, answers to our frames, status, language,
+ *                     keyboard, start;
+ *   console_queue.js  the waiting queues and the offers made to this agent;
+ *   console_conv.js   the conversations: tabs, transcripts, composing, canned
+ *                     responses, transfer, hand-back and close.
+ * They share one object, window.KefuConsole (K below; no other globals): this
+ * file puts the state (K.st, K.el) and its helpers there, the others their
+ * entry points; a call into another file goes through K, so it finds the
+ * function whichever file is read first.  init waits for DOMContentLoaded,
+ * which comes after every deferred script has run.
+ *
+ * Protocol: README.md, "Agent console WebSocket".  What the console adds on top:
  *  - sign-in with POST /v1/agents/login (the server sets the HttpOnly
  *    kefu_agent cookie, which the WebSocket upgrade then carries; this page
  *    never sees the token), GET /v1/agents/me on load, POST /v1/agents/logout;
@@ -13,9 +26,7 @@
  *    deduplicated by seq, so replays and live events can overlap;
  *  - every client frame carries a `ref`, so an `ok` or `error` answer is
  *    matched to what caused it (a failed message goes back into the box);
- *  - waits and offer countdowns tick each second from the server's numbers:
- *    queue waits from enqueued_at and the frame's `now` (so the browser's
- *    clock does not matter), offers from expires_in_s;
+ *  - waits and offer countdowns tick each second from the server's numbers;
  *  - keyboard: real buttons, tabs with arrow keys, Enter sends (not while an
  *    IME is composing), Shift+Enter is a new line, Alt+Shift shortcuts
  *    (listed on the page); new offers, messages and errors are announced in
@@ -24,11 +35,12 @@
 (function () {
   'use strict';
 
+  var K = window.KefuConsole = {};
+
   var BACKOFF_MIN = 500, BACKOFF_MAX = 30000;
   var WELCOME_TIMEOUT = 10000;   // no welcome by then: drop the socket and retry
   var KEEPALIVE = 20000;         // app-level ping while connected...
   var PONG_TIMEOUT = 10000;      // ...the socket counts as dead without an answer
-  var REFRESH_DELAY = 700;       // ms after a customer message: fetch intents and slots
   var MAX_ERRORS = 4;            // error banners kept on screen
   var LANG_KEY = 'kefu.console.lang';
 
@@ -158,7 +170,7 @@
     queues: null,            // the last queues frame
     queuesAt: 0,             // Date.now() when it came
     offers: new Map(),       // conversation_id -> {item, expiresAt, sticky, pending}
-    convs: new Map(),        // conversation_id -> conversation (see newConv)
+    convs: new Map(),        // conversation_id -> conversation (newConv, console_conv.js)
     order: [],               // conversation ids in tab order
     active: null,
     ref: 0,
@@ -217,6 +229,15 @@
     var name = item && typeof item.customer_name === 'string' && item.customer_name ? item.customer_name : '';
     return name || t('anonymous', { id: String(cid || (item && item.conversation_id) || '').slice(0, 6) });
   }
+
+  function cssEsc(s) { return window.CSS && CSS.escape ? CSS.escape(s) : String(s).replace(/["\\]/g, '\\$&'); }
+
+  // what console_queue.js and console_conv.js take from here (function
+  // declarations are hoisted, so this can come before some of them)
+  Object.assign(K, {
+    st: st, el: el, t: t, node: node, button: button, str: str, asText: asText, fmtTime: fmtTime, fmtDur: fmtDur,
+    whoOf: whoOf, cssEsc: cssEsc, announce: announce, showError: showError, send: send, updateTitle: updateTitle
+  });
 
   /* ---- announcements and errors ---- */
   function announce(text, urgent) {
@@ -345,9 +366,9 @@
     st.pending.clear();
     st.acceptFocus.clear();
     el.queues.textContent = '';
-    renderOffers();
-    renderTabs();
-    showActive();
+    K.renderOffers();
+    K.renderTabs();
+    K.showActive();
   }
 
   /* ---- socket ---- */
@@ -472,14 +493,14 @@
     if (typeof f.ref === 'string' && f.type !== 'ok' && f.type !== 'error') st.pending.delete(f.ref);
     switch (f.type) {
     case 'welcome': return onWelcome(f);
-    case 'queues': return onQueues(f);
-    case 'offer': return onOffer(f);
-    case 'offer_withdrawn': return onOfferWithdrawn(f);
-    case 'assigned': return onAssigned(f);
-    case 'message': return onMessage(f);
-    case 'note': return onNote(f);
-    case 'transcript': return onTranscript(f);
-    case 'released': return onReleased(f);
+    case 'queues': return K.onQueues(f);
+    case 'offer': return K.onOffer(f);
+    case 'offer_withdrawn': return K.onOfferWithdrawn(f);
+    case 'assigned': return K.onAssigned(f);
+    case 'message': return K.onMessage(f);
+    case 'note': return K.onNote(f);
+    case 'transcript': return K.onTranscript(f);
+    case 'released': return K.onReleased(f);
     case 'status': setStatusSelect(f.status); announce(t('statusSet', { s: t(f.status) })); return;
     case 'ok': return onOk(f);
     case 'error': return onError(f);
@@ -503,770 +524,23 @@
     st.canned = Array.isArray(f.canned) ? f.canned.filter(function (c) { return c && typeof c === 'object'; }) : [];
     setConn('online');
     armKeepalive();
-    renderTransferTargets();
-    renderCanned();
+    K.renderTransferTargets();
+    K.renderCanned();
     // Offers seen on the old socket: the queues frame that follows says which
-    // still stand (offered to this agent), see onQueues.
+    // still stand (offered to this agent), see onQueues (console_queue.js).
     st.offers.clear();
-    renderOffers();
+    K.renderOffers();
     // The conversations assigned now: restore their tabs, drop the others.
-    var list = Array.isArray(f.conversations) ? f.conversations : [];
-    var keep = new Set();
-    list.forEach(function (item) {
-      if (!item || typeof item.conversation_id !== 'string') return;
-      keep.add(item.conversation_id);
-      ensureConv(item);
-    });
-    st.order.slice().forEach(function (cid) { if (!keep.has(cid)) dropConv(cid); });
-    st.convs.forEach(function (c) { requestTranscript(c.id); });
-    renderTabs();
-    if (!st.active && st.order.length) activate(st.order[0], false);
-    else showActive();
+    K.restoreConvs(Array.isArray(f.conversations) ? f.conversations : []);
   }
 
-  function requestTranscript(cid) {
-    send({ type: 'transcript', conversation_id: cid }, { kind: 'transcript', cid: cid });
-  }
-
-  /* ---- queues ---- */
-  function onQueues(f) {
-    st.queues = f;
-    st.queuesAt = Date.now();
-    // An offer this console has not heard of (made while it was reconnecting, or
-    // before a reload) is in the queue as offered to this agent: show it as an
-    // offer too, without a countdown (the frame does not say when it expires).
-    // Such an offer goes when the queue no longer shows it offered to this agent.
-    var me = st.agent && st.agent.id, changed = false, mine = new Set();
-    (Array.isArray(f.skills) ? f.skills : []).forEach(function (q) {
-      (q && Array.isArray(q.waiting) ? q.waiting : []).forEach(function (item) {
-        var cid = item && item.conversation_id;
-        if (!me || typeof cid !== 'string' || item.state !== 'offered' || item.agent_id !== me) return;
-        mine.add(cid);
-        if (st.offers.has(cid) || st.convs.has(cid) || st.acceptFocus.has(cid)) return;
-        st.offers.set(cid, { item: item, expiresAt: 0, sticky: false });
-        changed = true;
-      });
-    });
-    st.offers.forEach(function (o, cid) {
-      if (!o.expiresAt && !o.pending && !mine.has(cid)) { st.offers.delete(cid); changed = true; }
-    });
-    if (changed) { renderOffers(); updateTitle(); }
-    renderQueues();
-  }
-
-  // Seconds this item has waited, now: from the server's clock when it said.
-  function waitedS(item, frameNow, receivedAt) {
-    var elapsed = (Date.now() - receivedAt) / 1000;
-    if (typeof item.enqueued_at === 'number' && typeof frameNow === 'number' && frameNow >= item.enqueued_at)
-      return (frameNow - item.enqueued_at) / 1000 + elapsed;
-    if (typeof item.wait_s === 'number') return item.wait_s + elapsed;
-    return elapsed;
-  }
-
-  function badges(parent, item) {
-    var vip = Number(item.vip_tier) || 0;
-    if (vip > 0) parent.appendChild(node('span', 'badge vip', t('vip', { n: vip })));
-    if (item.language) parent.appendChild(node('span', 'badge lang', str(item.language)));
-    if (item.skill) parent.appendChild(node('span', 'badge skill', str(item.skill)));
-  }
-
-  function itemDetails(parent, item) {
-    var meta = node('p', 'item-meta');
-    if (item.intent) {
-      meta.appendChild(node('span', 'k', t('intent') + ': '));
-      meta.appendChild(node('span', 'v intent', str(item.intent)));
-    }
-    if (item.reason) {
-      if (meta.childNodes.length) meta.appendChild(document.createTextNode(' · '));
-      meta.appendChild(node('span', 'k', t('reason') + ': '));
-      meta.appendChild(node('span', 'v', str(item.reason)));
-    }
-    if (meta.childNodes.length) parent.appendChild(meta);
-    if (item.summary) parent.appendChild(node('p', 'summary', str(item.summary)));
-  }
-
-  function renderQueues() {
-    var f = st.queues;
-    // keep keyboard focus on the same item's button across a redraw
-    var focusCid = null;
-    var a = document.activeElement;
-    if (a && el.queues.contains(a)) focusCid = a.getAttribute('data-cid');
-    el.queues.textContent = '';
-    var skills = f && Array.isArray(f.skills) ? f.skills : [];
-    var total = 0;
-    skills.forEach(function (q) {
-      if (!q || typeof q !== 'object') return;
-      var waiting = Array.isArray(q.waiting) ? q.waiting : [];
-      total += waiting.length;
-      var sec = node('section', 'queue');
-      sec.setAttribute('data-skill', str(q.skill));
-      var h = node('h3', null, t('skillWaiting', { skill: str(q.skill), n: waiting.length }));
-      sec.appendChild(h);
-      var ul = node('ul', 'qlist');
-      waiting.forEach(function (item) {
-        if (!item || typeof item.conversation_id !== 'string') return;
-        var cid = item.conversation_id;
-        var li = node('li', 'qitem');
-        li.setAttribute('data-cid', cid);
-        if (item.state) li.setAttribute('data-state', str(item.state));
-        var head = node('div', 'item-head');
-        head.appendChild(node('span', 'name', whoOf(item, cid)));
-        badges(head, item);
-        if (item.state === 'offered') {
-          var toMe = st.agent && item.agent_id === st.agent.id;
-          head.appendChild(node('span', 'badge offered', t(toMe ? 'offeredYou' : 'offered')));
-        }
-        li.appendChild(head);
-        itemDetails(li, item);
-        var foot = node('div', 'item-foot');
-        var w = node('span', 'wait');
-        w._wait = { base: waitedS(item, f.now, st.queuesAt), at: Date.now() };
-        w.textContent = t('waited', { t: fmtDur(w._wait.base) });
-        foot.appendChild(w);
-        var acc = button('accept', t('accept'), function () { accept(cid); });
-        acc.setAttribute('data-cid', cid);
-        acc.setAttribute('aria-label', t('acceptWho', { who: whoOf(item, cid) }));
-        if (st.convs.has(cid) || st.acceptFocus.has(cid)) acc.disabled = true;
-        foot.appendChild(acc);
-        li.appendChild(foot);
-        ul.appendChild(li);
-      });
-      if (!waiting.length) sec.appendChild(node('p', 'empty', t('noWaiting')));
-      else sec.appendChild(ul);
-      el.queues.appendChild(sec);
-    });
-    if (!skills.length) el.queues.appendChild(node('p', 'empty', t('noWaiting')));
-    el.queues.setAttribute('data-total', String(total));
-    if (focusCid) {
-      var b = el.queues.querySelector('button.accept[data-cid="' + cssEsc(focusCid) + '"]');
-      if (b && !b.disabled) b.focus(); else el.queuesTitle.focus();
-    }
-  }
-
-  function cssEsc(s) { return window.CSS && CSS.escape ? CSS.escape(s) : String(s).replace(/["\\]/g, '\\$&'); }
-
-  /* ---- offers ---- */
-  function onOffer(f) {
-    var cid = f.conversation_id;
-    if (typeof cid !== 'string') return;
-    var secs = Number(f.expires_in_s);
-    st.offers.set(cid, { item: f, expiresAt: Date.now() + (secs > 0 ? secs : 30) * 1000, sticky: !!f.sticky });
-    renderOffers();
-    var vip = Number(f.vip_tier) > 0 ? ' (' + t('vip', { n: f.vip_tier }) + ')' : '';
-    announce(t('newOffer', { who: whoOf(f, cid), vip: vip, intent: str(f.intent) || str(f.skill) }), true);
-    updateTitle();
-  }
-
-  function onOfferWithdrawn(f) {
-    var o = st.offers.get(f.conversation_id);
-    if (!o) return;
-    st.offers.delete(f.conversation_id);
-    renderOffers();
-    if (!st.acceptFocus.has(f.conversation_id) || f.reason !== 'taken')
-      announce(t('offerGone', { who: whoOf(o.item, f.conversation_id), reason: t('wd_' + f.reason) }));
-    updateTitle();
-  }
-
-  function renderOffers() {
-    var a = document.activeElement;
-    var focus = a && el.offerList.contains(a) ? { cid: a.getAttribute('data-cid'), act: a.getAttribute('data-act') } : null;
-    el.offerList.textContent = '';
-    st.offers.forEach(function (o, cid) {
-      var item = o.item;
-      var li = node('li', 'offer');
-      li.setAttribute('data-cid', cid);
-      var head = node('div', 'item-head');
-      head.appendChild(node('span', 'name', whoOf(item, cid)));
-      badges(head, item);
-      if (o.sticky) head.appendChild(node('span', 'badge sticky', t('sticky')));
-      li.appendChild(head);
-      itemDetails(li, item);
-      var foot = node('div', 'item-foot');
-      var cd = node('span', 'countdown');
-      cd._offer = o;
-      foot.appendChild(cd);
-      var acc = button('accept primary', t('accept'), function () { accept(cid); });
-      acc.setAttribute('data-cid', cid);
-      acc.setAttribute('data-act', 'accept');
-      acc.setAttribute('aria-label', t('acceptWho', { who: whoOf(item, cid) }));
-      var rej = button('reject', t('reject'), function () { reject(cid); });
-      rej.setAttribute('data-cid', cid);
-      rej.setAttribute('data-act', 'reject');
-      rej.setAttribute('aria-label', t('rejectWho', { who: whoOf(item, cid) }));
-      if (o.pending) { acc.disabled = true; rej.disabled = true; }
-      foot.appendChild(acc);
-      foot.appendChild(rej);
-      li.appendChild(foot);
-      el.offerList.appendChild(li);
-      tickOffer(cd);
-    });
-    el.offers.hidden = st.offers.size === 0;
-    if (focus) {
-      var b = el.offerList.querySelector('button[data-cid="' + cssEsc(focus.cid) + '"][data-act="' + focus.act + '"]');
-      if (b && !b.disabled) b.focus();
-      else if (st.offers.size) { var first = el.offerList.querySelector('button.accept:not([disabled])'); if (first) first.focus(); }
-      else el.main.focus();
-    }
-  }
-
-  function tickOffer(cd) {
-    var o = cd._offer;
-    if (!o.expiresAt) { cd.textContent = ''; return; }
-    var left = Math.ceil((o.expiresAt - Date.now()) / 1000);
-    if (left > 0) {
-      cd.textContent = t('expiresIn', { s: left });
-      cd.classList.toggle('soon', left <= 10);
-    } else {
-      cd.textContent = t('expired');
-      var li = cd.closest('li');
-      if (li) Array.prototype.forEach.call(li.querySelectorAll('button'), function (b) { b.disabled = true; });
-      // the server says offer_withdrawn; if that got lost, forget it a little later
-      if (left < -3 && st.offers.get(li && li.getAttribute('data-cid')) === o) {
-        st.offers.delete(li.getAttribute('data-cid'));
-        renderOffers();
-        updateTitle();
-      }
-    }
-  }
-
-  function accept(cid) {
-    var o = st.offers.get(cid);
-    if (o) { o.pending = true; renderOffers(); }
-    st.acceptFocus.add(cid);
-    renderQueuesButtons();
-    if (!send({ type: 'accept', conversation_id: cid }, { kind: 'accept', cid: cid })) {
-      st.acceptFocus.delete(cid);
-      if (o) { o.pending = false; renderOffers(); }
-      renderQueuesButtons();
-    }
-  }
-
-  function reject(cid) {
-    var o = st.offers.get(cid);
-    if (!o) return;
-    o.pending = true;
-    renderOffers();
-    if (!send({ type: 'reject', conversation_id: cid }, { kind: 'reject', cid: cid })) { o.pending = false; renderOffers(); }
-  }
-
-  function renderQueuesButtons() {
-    Array.prototype.forEach.call(el.queues.querySelectorAll('button.accept'), function (b) {
-      var cid = b.getAttribute('data-cid');
-      b.disabled = st.convs.has(cid) || st.acceptFocus.has(cid);
-    });
-  }
-
-  /* ---- conversations ---- */
-  function newConv(item) {
-    var cid = item.conversation_id;
-    var c = {
-      id: cid, item: item, unread: 0, bySeq: new Map(), customer: null, handoff: null, slots: null,
-      loaded: false, refreshTimer: 0, draft: '', noteDraft: '', cannedPick: ''
-    };
-    c.thread = node('div', 'thread');
-    c.thread.setAttribute('data-cid', cid);
-    c.thread.hidden = true;
-    el.log.appendChild(c.thread);
-    c.tab = node('button', 'tab');
-    c.tab.type = 'button';
-    c.tab.setAttribute('role', 'tab');
-    c.tab.setAttribute('id', 'tab-' + cid);
-    c.tab.setAttribute('aria-controls', 'conv');
-    c.tab.setAttribute('data-cid', cid);
-    c.tab.addEventListener('click', function () { activate(cid, true); });
-    return c;
-  }
-
-  function ensureConv(item) {
-    var cid = item.conversation_id;
-    var c = st.convs.get(cid);
-    if (!c) {
-      c = newConv(item);
-      st.convs.set(cid, c);
-      st.order.push(cid);
-    } else {
-      c.item = Object.assign({}, c.item, item);
-    }
-    return c;
-  }
-
-  function dropConv(cid) {
-    var c = st.convs.get(cid);
-    if (!c) return;
-    clearTimeout(c.refreshTimer);
-    c.thread.remove();
-    c.tab.remove();
-    st.convs.delete(cid);
-    st.order = st.order.filter(function (x) { return x !== cid; });
-    if (st.active === cid) {
-      st.active = null;
-      if (st.order.length) activate(st.order[0], false);
-    }
-  }
-
-  function onAssigned(f) {
-    var cid = f.conversation_id;
-    if (typeof cid !== 'string') return;
-    var fresh = !st.convs.has(cid);
-    var c = ensureConv(f);
-    st.offers.delete(cid);
-    renderOffers();
-    renderTabs();
-    renderQueuesButtons();
-    var mine = st.acceptFocus.has(cid);
-    st.acceptFocus.delete(cid);
-    if (fresh) announce(t('assigned', { who: whoOf(c.item, cid) }));
-    if (!c.loaded) requestTranscript(cid);
-    if (mine || !st.active) activate(cid, mine);
-    else if (st.active === cid) showActive();
-    updateTitle();
-  }
-
-  function onReleased(f) {
-    var cid = f.conversation_id;
-    var c = st.convs.get(cid);
-    if (!c) return;
-    var who = whoOf(c.item, cid);
-    var wasActive = st.active === cid;
-    dropConv(cid);
-    renderTabs();
-    renderQueuesButtons();
-    if (!st.active) showActive();
-    announce(t('released', { who: who, reason: t('rel_' + f.reason) }));
-    if (wasActive) {
-      if (st.active) st.convs.get(st.active).tab.focus();
-      else el.main.focus();
-    }
-    updateTitle();
-  }
-
-  function convFor(f) {
-    return typeof f.conversation_id === 'string' ? st.convs.get(f.conversation_id) : null;
-  }
-
-  function onMessage(f) {
-    var c = convFor(f);
-    if (!c) return;
-    var m = upsertMessage(c, f);
-    if (!m || !m.fresh) return;
-    var from = f.from;
-    if (from === 'customer') {
-      if (st.active !== c.id || document.hidden) { c.unread++; renderTabs(); updateTitle(); }
-      announce(t('newMessage', { who: whoOf(c.item, c.id), text: clip(str(f.text), 160) }));
-      scheduleRefresh(c);
-    }
-    if (st.active === c.id) scrollDown();
-  }
-
-  function onNote(f) {
-    var c = convFor(f);
-    if (!c) return;
-    var n = Object.assign({}, f, { from: 'note' });
-    upsertMessage(c, n);
-    if (st.active === c.id) scrollDown();
-  }
-
-  function onTranscript(f) {
-    var c = convFor(f);
-    if (!c) return;
-    c.customer = f.customer && typeof f.customer === 'object' ? f.customer : c.customer;
-    c.handoff = f.handoff && typeof f.handoff === 'object' ? f.handoff : c.handoff;
-    c.slots = f.slots && typeof f.slots === 'object' ? f.slots : c.slots;
-    if (c.customer && typeof c.customer.name === 'string' && c.customer.name && !c.item.customer_name) c.item.customer_name = c.customer.name;
-    (Array.isArray(f.messages) ? f.messages : []).forEach(function (m) { if (m && typeof m === 'object') upsertMessage(c, m); });
-    c.loaded = true;
-    if (st.active === c.id) { renderFacts(c); renderHead(c); scrollDown(); }
-    renderTabs();
-  }
-
-  function scheduleRefresh(c) {
-    clearTimeout(c.refreshTimer);
-    c.refreshTimer = setTimeout(function () { if (st.convs.get(c.id) === c) requestTranscript(c.id); }, REFRESH_DELAY);
-  }
-
-  function clip(s, n) { return s.length > n ? s.slice(0, n - 1) + '…' : s; }
-
-  /* A stored message or note, deduplicated by seq; a later copy with more
-   * detail (a transcript's intent, entities) fills in the NLU line.
-   * Returns {el, fresh}. */
-  function upsertMessage(c, f) {
-    var seq = Number(f.seq);
-    if (!(seq > 0)) return null;
-    var from = f.from === 'customer' || f.from === 'agent' || f.from === 'system' || f.from === 'note' ? f.from : 'bot';
-    var m = c.bySeq.get(seq);
-    var fresh = !m;
-    if (!m) {
-      m = node('div', 'msg from-' + from);
-      m.setAttribute('data-seq', String(seq));
-      m.setAttribute('data-from', from);
-      var head = node('div', 'msg-head');
-      var label = from === 'note' ? t('noteLabelFull') : t(from === 'customer' ? 'whoCustomer' : from === 'agent' ? 'whoAgent'
-        : from === 'system' ? 'whoSystem' : 'whoBot');
-      head.appendChild(node('span', 'who', label));
-      if ((from === 'agent' || from === 'note') && f.agent_id) head.appendChild(node('span', 'by', str(f.agent_id)));
-      head.appendChild(node('span', 'time', fmtTime(f.created_at)));
-      m.appendChild(head);
-      m.appendChild(node('div', 'bubble', str(f.text)));
-      place(c.thread, m, seq);
-      c.bySeq.set(seq, m);
-    }
-    if (from === 'customer' && (f.intent || typeof f.confidence === 'number' || f.entities)) setNlu(m, f);
-    return { el: m, fresh: fresh };
-  }
-
-  function setNlu(m, f) {
-    var old = m.querySelector('.nlu');
-    var line = node('div', 'nlu');
-    if (f.intent) line.appendChild(node('span', 'intent', str(f.intent)));
-    if (typeof f.confidence === 'number') line.appendChild(node('span', 'conf', t('confidence', { p: Math.round(f.confidence * 100) + '%' })));
-    var ents = entitiesOf(f.entities);
-    if (ents.length) {
-      var e = node('span', 'ents');
-      e.appendChild(node('span', 'k', t('entities') + ': '));
-      ents.forEach(function (x, i) {
-        if (i) e.appendChild(document.createTextNode(', '));
-        e.appendChild(node('code', 'ent', x));
-      });
-      line.appendChild(e);
-    }
-    if (!line.childNodes.length) return;
-    if (old) old.replaceWith(line); else m.appendChild(line);
-  }
-
-  function entitiesOf(v) {
-    var out = [];
-    if (Array.isArray(v)) {
-      v.forEach(function (e) {
-        if (e && typeof e === 'object') {
-          var name = e.entity || e.type || e.name || e.label || '';
-          var val = e.value !== undefined ? e.value : (e.text !== undefined ? e.text : e.normalized);
-          out.push(name ? name + '=' + asText(val) : asText(val));
-        } else if (e !== null && e !== undefined) {
-          out.push(String(e));
-        }
-      });
-    } else if (v && typeof v === 'object') {
-      Object.keys(v).forEach(function (k) { out.push(k + '=' + asText(v[k])); });
-    }
-    return out;
-  }
-
-  function place(parent, n, key) {
-    var kids = parent.children;
-    for (var i = kids.length - 1; i >= 0; i--) {
-      if (Number(kids[i].getAttribute('data-seq')) <= key) { parent.insertBefore(n, kids[i].nextSibling); return; }
-    }
-    parent.insertBefore(n, parent.firstChild);
-  }
-
-  function scrollDown() {
-    el.log.scrollTop = el.log.scrollHeight;
-    window.requestAnimationFrame(function () { el.log.scrollTop = el.log.scrollHeight; });
-  }
-
-  /* ---- tabs and the open conversation ---- */
-  function renderTabs() {
-    el.tabs.textContent = '';
-    st.order.forEach(function (cid) {
-      var c = st.convs.get(cid);
-      var b = c.tab;
-      b.textContent = '';
-      var name = node('span', 'tab-name', whoOf(c.item, cid));
-      b.appendChild(name);
-      var vip = Number(c.item.vip_tier) || 0;
-      if (vip > 0) b.appendChild(node('span', 'badge vip', t('vip', { n: vip })));
-      if (c.item.skill) b.appendChild(node('span', 'tab-skill', str(c.item.skill)));
-      if (c.unread > 0) {
-        var u = node('span', 'unread', String(c.unread));
-        u.setAttribute('aria-hidden', 'true');
-        b.appendChild(u);
-        b.appendChild(node('span', 'sr-only', ' ' + t('unread', { n: c.unread })));
-      }
-      var sel = st.active === cid;
-      b.setAttribute('aria-selected', sel ? 'true' : 'false');
-      b.tabIndex = sel || (!st.active && cid === st.order[0]) ? 0 : -1;
-      el.tabs.appendChild(b);
-    });
-    el.tabsEmpty.hidden = st.order.length > 0;
-    el.convsCount.textContent = String(st.order.length);
-  }
-
-  function saveDrafts() {
-    var c = st.active && st.convs.get(st.active);
-    if (!c) return;
-    c.draft = el.input.value;
-    c.noteDraft = el.noteInput.value;
-    c.cannedPick = el.canned.value;
-  }
-
-  function activate(cid, focusInput) {
-    if (!st.convs.has(cid)) return;
-    if (st.active !== cid) saveDrafts();
-    st.active = cid;
-    var c = st.convs.get(cid);
-    c.unread = 0;
-    el.input.value = c.draft;
-    el.noteInput.value = c.noteDraft;
-    el.canned.value = c.cannedPick;
-    el.transferTarget.value = '';
-    hideConfirm(false);
-    renderTabs();
-    showActive();
-    updateTitle();
-    if (!c.loaded) requestTranscript(cid);
-    if (focusInput === true) el.input.focus();
-  }
-
-  function showActive() {
-    var c = st.active && st.convs.get(st.active);
-    el.noConv.hidden = !!c;
-    el.conv.hidden = !c;
-    el.desk.classList.toggle('has-conv', !!c);
-    st.convs.forEach(function (x) { x.thread.hidden = x !== c; });
-    if (!c) { el.conv.removeAttribute('aria-labelledby'); return; }
-    el.conv.setAttribute('aria-labelledby', 'tab-' + c.id);
-    renderHead(c);
-    renderFacts(c);
-    renderTransferTargets();
-    scrollDown();
-  }
-
-  function renderHead(c) {
-    el.convTitle.textContent = '';
-    el.convTitle.appendChild(node('span', null, whoOf(c.item, c.id)));
-    var vip = Number(c.item.vip_tier) || (c.customer && Number(c.customer.vip_tier)) || 0;
-    if (vip > 0) { el.convTitle.appendChild(document.createTextNode(' ')); el.convTitle.appendChild(node('span', 'badge vip', t('vip', { n: vip }))); }
-    var parts = [];
-    if (c.item.skill) parts.push(str(c.item.skill));
-    if (c.item.language) parts.push(str(c.item.language));
-    if (c.item.intent) parts.push(t('intent') + ': ' + str(c.item.intent));
-    if (c.item.reason) parts.push(t('reason') + ': ' + str(c.item.reason));
-    el.convSub.textContent = parts.join(' · ');
-    el.convSub.title = c.id;
-  }
-
-  // A fact for people: times (*_at, ms) as date and time, waits as m:ss, no long decimals.
-  function factText(k, v) {
-    if (typeof v === 'number') {
-      if (/_at$/.test(k) && v > 1e11) {
-        var d = new Date(v);
-        try { return d.toLocaleString(st.lang === 'zh' ? 'zh-CN' : 'en'); } catch (e) { return d.toISOString(); }
-      }
-      if (/_s$/.test(k)) return fmtDur(v);
-      if (!Number.isInteger(v)) return String(Math.round(v * 100) / 100);
-    }
-    return asText(v);
-  }
-
-  function fillDl(dl, obj, skip) {
-    dl.textContent = '';
-    var keys = obj && typeof obj === 'object' ? Object.keys(obj) : [];
-    if (skip) keys = keys.filter(function (k) { return skip.indexOf(k) < 0; });
-    if (!keys.length) { dl.appendChild(node('dd', 'empty', t('none'))); return; }
-    keys.forEach(function (k) {
-      dl.appendChild(node('dt', null, k));
-      dl.appendChild(node('dd', null, factText(k, obj[k])));
-    });
-  }
-
-  function renderFacts(c) {
-    var cust = Object.assign({}, c.customer || {});
-    if (!('name' in cust) && c.item.customer_name) cust.name = c.item.customer_name;
-    if (!('vip_tier' in cust) && c.item.vip_tier !== undefined) cust.vip_tier = c.item.vip_tier;
-    if (!('language' in cust) && c.item.language) cust.language = c.item.language;
-    fillDl(el.factsCustomer, cust);
-    var h = c.handoff ? Object.assign({}, c.handoff) : {};
-    ['skill', 'reason', 'intent', 'summary', 'priority'].forEach(function (k) {
-      if (!(k in h) && c.item[k] !== undefined && c.item[k] !== '') h[k] = c.item[k];
-    });
-    fillDl(el.factsHandoff, h, ['conversation_id', 'customer_name', 'vip_tier', 'language']);
-    fillDl(el.factsSlots, c.slots);
-  }
-
-  function cycle(delta) {
-    if (!st.order.length) return;
-    var i = st.order.indexOf(st.active);
-    var next = st.order[(i + delta + st.order.length) % st.order.length];
-    activate(next, false);
-    st.convs.get(next).tab.focus();
-  }
-
-  /* ---- composing ---- */
-  function sendMessage(e) {
-    if (e) e.preventDefault();
-    var c = st.active && st.convs.get(st.active);
-    var text = el.input.value;
-    if (!c || !text.trim()) return;
-    if (!send({ type: 'message', conversation_id: c.id, text: text }, { kind: 'message', cid: c.id, text: text })) {
-      showError(t('connOffline', { s: st.retryIn }));
-      return;
-    }
-    el.input.value = '';
-    c.draft = '';
-    el.input.focus();
-  }
-
-  function sendNote(e) {
-    if (e) e.preventDefault();
-    var c = st.active && st.convs.get(st.active);
-    var text = el.noteInput.value;
-    if (!c || !text.trim()) return;
-    if (!send({ type: 'note', conversation_id: c.id, text: text }, { kind: 'note', cid: c.id, text: text })) {
-      showError(t('connOffline', { s: st.retryIn }));
-      return;
-    }
-    el.noteInput.value = '';
-    c.noteDraft = '';
-    el.noteInput.focus();
-  }
-
-  function enterSends(textarea, form) {
-    textarea.addEventListener('compositionstart', function () { st.composing = true; });
-    textarea.addEventListener('compositionend', function () { st.composing = false; });
-    textarea.addEventListener('keydown', function (e) {
-      if (e.key !== 'Enter' || e.shiftKey || e.altKey || e.ctrlKey || e.metaKey) return;
-      // Enter that picks an IME candidate (Chinese, Japanese...) must not send.
-      if (e.isComposing || st.composing || e.keyCode === 229) return;
-      e.preventDefault();
-      if (typeof form.requestSubmit === 'function') form.requestSubmit();
-      else form.dispatchEvent(new Event('submit', { cancelable: true }));
-    });
-  }
-
-  function cannedTitle(c) {
-    if (typeof c.title === 'string') return c.title;
-    if (c.title && typeof c.title === 'object') return str(c.title[st.lang] || c.title.en || c.title.zh);
-    return str(c.id);
-  }
-
-  function cannedText(c, lang) {
-    if (typeof c.text === 'string') return c.text;
-    var tx = c.text && typeof c.text === 'object' ? c.text : {};
-    if (typeof tx[lang] === 'string' && tx[lang]) return tx[lang];
-    if (typeof tx.en === 'string' && tx.en) return tx.en;
-    var k = Object.keys(tx).filter(function (x) { return typeof tx[x] === 'string'; })[0];
-    return k ? tx[k] : '';
-  }
-
-  function renderCanned() {
-    var keep = el.canned.value;
-    el.canned.textContent = '';
-    var o = node('option', null, t('cannedPick'));
-    o.value = '';
-    el.canned.appendChild(o);
-    st.canned.forEach(function (c, i) {
-      var opt = node('option', null, cannedTitle(c));
-      opt.value = String(c.id !== undefined ? c.id : i);
-      el.canned.appendChild(opt);
-    });
-    el.canned.value = keep;
-    if (el.canned.value !== keep) el.canned.value = '';
-    el.cannedInsert.disabled = st.canned.length === 0;
-    el.canned.disabled = st.canned.length === 0;
-  }
-
-  function insertCanned() {
-    var id = el.canned.value;
-    if (!id) { el.canned.focus(); return; }
-    var c = null;
-    st.canned.forEach(function (x, i) { if (String(x.id !== undefined ? x.id : i) === id) c = x; });
-    var conv = st.active && st.convs.get(st.active);
-    if (!c || !conv) return;
-    var lang = str(conv.item.language) || (conv.customer && str(conv.customer.language)) || st.lang;
-    var text = cannedText(c, lang);
-    var inp = el.input;
-    var s = inp.selectionStart, e = inp.selectionEnd;
-    if (typeof s === 'number' && typeof e === 'number' && document.activeElement === inp) {
-      inp.value = inp.value.slice(0, s) + text + inp.value.slice(e);
-      inp.selectionStart = inp.selectionEnd = s + text.length;
-    } else {
-      var v = inp.value;
-      inp.value = v && !/\s$/.test(v) ? v + ' ' + text : v + text;
-      inp.selectionStart = inp.selectionEnd = inp.value.length;
-    }
-    el.canned.value = '';
-    inp.focus();
-  }
-
-  function renderTransferTargets() {
-    var keep = el.transferTarget.value;
-    el.transferTarget.textContent = '';
-    var none = node('option', null, t('transferPick'));
-    none.value = '';
-    el.transferTarget.appendChild(none);
-    var g1 = document.createElement('optgroup');
-    g1.label = t('skillsGroup');
-    st.skills.forEach(function (s) {
-      var o = node('option', null, t('skillOpt', { s: s }));
-      o.value = 'skill:' + s;
-      g1.appendChild(o);
-    });
-    var g2 = document.createElement('optgroup');
-    g2.label = t('agentsGroup');
-    st.agents.forEach(function (a) {
-      if (st.agent && a.id === st.agent.id) return;
-      var label = (str(a.name) || a.id) + ' (' + a.id + ')' + (a.status ? ' — ' + t(str(a.status)) : '') +
-        (Array.isArray(a.skills) && a.skills.length ? ' · ' + a.skills.join(', ') : '');
-      var o = node('option', null, label);
-      o.value = 'agent:' + a.id;
-      g2.appendChild(o);
-    });
-    if (g1.children.length) el.transferTarget.appendChild(g1);
-    if (g2.children.length) el.transferTarget.appendChild(g2);
-    el.transferTarget.value = keep;
-    if (el.transferTarget.value !== keep) el.transferTarget.value = '';
-    el.transfer.disabled = el.transferTarget.options.length < 2;
-  }
-
-  function transfer() {
-    var c = st.active && st.convs.get(st.active);
-    var v = el.transferTarget.value;
-    if (!c) return;
-    if (!v) { el.transferTarget.focus(); return; }
-    var f = { type: 'transfer', conversation_id: c.id };
-    if (v.indexOf('skill:') === 0) f.skill = v.slice(6); else f.agent_id = v.slice(6);
-    el.transfer.disabled = true;
-    if (!send(f, { kind: 'transfer', cid: c.id })) el.transfer.disabled = false;
-  }
-
-  function handback() {
-    var c = st.active && st.convs.get(st.active);
-    if (!c) return;
-    el.handback.disabled = true;
-    if (!send({ type: 'handback', conversation_id: c.id }, { kind: 'handback', cid: c.id })) el.handback.disabled = false;
-  }
-
-  function showConfirm() {
-    if (!st.active) return;
-    el.closeConfirm.hidden = false;
-    el.closeYes.focus();
-  }
-
-  function hideConfirm(refocus) {
-    if (el.closeConfirm.hidden) return;
-    el.closeConfirm.hidden = true;
-    if (refocus) el.close.focus();
-  }
-
-  function closeConv() {
-    var c = st.active && st.convs.get(st.active);
-    el.closeConfirm.hidden = true;
-    if (!c) return;
-    el.close.disabled = true;
-    if (!send({ type: 'close', conversation_id: c.id }, { kind: 'close', cid: c.id })) el.close.disabled = false;
-  }
-
-  /* ---- answers ---- */
+  /* ---- answers to this console's frames (ok, error; matched by ref) ---- */
   function onOk(f) {
     var p = f.ref && st.pending.get(f.ref);
     if (!p) return;
     st.pending.delete(f.ref);
-    if (p.kind === 'reject') {
-      // only the offer refused: the router may already have offered it again (the only agent)
-      var o = st.offers.get(p.cid);
-      if (o && o.pending) { st.offers.delete(p.cid); renderOffers(); updateTitle(); }
-    }
-    if (p.kind === 'transfer' || p.kind === 'handback' || p.kind === 'close') enableActions();
+    if (p.kind === 'reject') K.offerRejected(p.cid);
+    if (p.kind === 'transfer' || p.kind === 'handback' || p.kind === 'close') K.enableActions();
   }
 
   function onError(f) {
@@ -1277,39 +551,13 @@
     announce(str(f.message) || str(f.code), true);
   }
 
-  // A frame that will not succeed: undo what the page did when it sent it.
+  // A frame that will not succeed: undo what the page did when it sent it
+  // (f: the error, or null when the socket went first).
   function failPending(p, f) {
     if (!p) return;
-    var code = f && f.code;
-    if (p.kind === 'accept') {
-      st.acceptFocus.delete(p.cid);
-      var o = st.offers.get(p.cid);
-      if (o) {
-        o.pending = false;
-        if (code === 'state' || code === 'not_found' || code === 'closed') st.offers.delete(p.cid);
-        renderOffers();
-      }
-      renderQueuesButtons();
-    } else if (p.kind === 'reject') {
-      var r = st.offers.get(p.cid);
-      if (r) { r.pending = false; renderOffers(); }
-    } else if (p.kind === 'message' || p.kind === 'note') {
-      // give the text back, unless something new was typed meanwhile
-      var c = st.convs.get(p.cid);
-      var box = p.kind === 'message' ? el.input : el.noteInput;
-      if (c && st.active === p.cid && !box.value) box.value = p.text;
-      else if (c && st.active !== p.cid) { if (p.kind === 'message' && !c.draft) c.draft = p.text; if (p.kind === 'note' && !c.noteDraft) c.noteDraft = p.text; }
-    } else if (p.kind === 'transfer' || p.kind === 'handback' || p.kind === 'close') {
-      enableActions();
-    } else if (p.kind === 'status') {
-      setStatusSelect(st.agent && st.agent.status);  // the select shows what the server has
-    }
-  }
-
-  function enableActions() {
-    el.transfer.disabled = el.transferTarget.options.length < 2;
-    el.handback.disabled = false;
-    el.close.disabled = false;
+    if (p.kind === 'accept' || p.kind === 'reject') K.undoOffer(p, f && f.code);
+    else if (p.kind === 'status') setStatusSelect(st.agent && st.agent.status);  // the select shows what the server has
+    else K.undoConv(p);
   }
 
   /* ---- status ---- */
@@ -1321,15 +569,7 @@
     }
   }
 
-  /* ---- ticking ---- */
-  function tick() {
-    Array.prototype.forEach.call(el.queues.querySelectorAll('.wait'), function (w) {
-      if (!w._wait) return;
-      w.textContent = t('waited', { t: fmtDur(w._wait.base + (Date.now() - w._wait.at) / 1000) });
-    });
-    Array.prototype.forEach.call(el.offerList.querySelectorAll('.countdown'), tickOffer);
-  }
-
+  /* ---- the page title counts unread messages and offers ---- */
   function updateTitle() {
     var unread = 0;
     st.convs.forEach(function (c) { unread += c.unread; });
@@ -1360,32 +600,26 @@
       el.keysList.appendChild(node('dd', null, t(k[1])));
     });
     setConn(st.conn);
-    renderCanned();
-    renderTransferTargets();
-    if (st.queues) renderQueues();
-    renderOffers();
-    renderTabs();
-    showActive();
-    st.convs.forEach(function (c) {
-      c.bySeq.forEach(function (m) {
-        var from = m.getAttribute('data-from');
-        m.querySelector('.who').textContent = from === 'note' ? t('noteLabelFull') : t(from === 'customer' ? 'whoCustomer'
-          : from === 'agent' ? 'whoAgent' : from === 'system' ? 'whoSystem' : 'whoBot');
-      });
-    });
+    K.renderCanned();
+    K.renderTransferTargets();
+    if (st.queues) K.renderQueues();
+    K.renderOffers();
+    K.renderTabs();
+    K.showActive();
+    K.relabel();
     updateTitle();
   }
 
   /* ---- keyboard ---- */
   function onKey(e) {
-    if (e.key === 'Escape' && !el.closeConfirm.hidden) { e.preventDefault(); hideConfirm(true); return; }
+    if (e.key === 'Escape' && !el.closeConfirm.hidden) { e.preventDefault(); K.hideConfirm(true); return; }
     if (!e.altKey || !e.shiftKey || e.ctrlKey || e.metaKey || el.desk.hidden) return;
     var first = st.offers.keys().next();
     switch (e.code) {
-    case 'KeyA': if (!first.done) { e.preventDefault(); accept(first.value); } return;
-    case 'KeyR': if (!first.done) { e.preventDefault(); reject(first.value); } return;
-    case 'ArrowDown': e.preventDefault(); cycle(1); return;
-    case 'ArrowUp': e.preventDefault(); cycle(-1); return;
+    case 'KeyA': if (!first.done) { e.preventDefault(); K.accept(first.value); } return;
+    case 'KeyR': if (!first.done) { e.preventDefault(); K.reject(first.value); } return;
+    case 'ArrowDown': e.preventDefault(); K.cycle(1); return;
+    case 'ArrowUp': e.preventDefault(); K.cycle(-1); return;
     case 'KeyM': if (st.active) { e.preventDefault(); el.input.focus(); } return;
     case 'KeyN': if (st.active) { e.preventDefault(); el.noteInput.focus(); } return;
     case 'KeyC': if (st.active) { e.preventDefault(); el.canned.focus(); } return;
@@ -1399,55 +633,18 @@
     }
   }
 
-  function onTabsKey(e) {
-    if (e.target.getAttribute('role') !== 'tab') return;
-    var i = st.order.indexOf(e.target.getAttribute('data-cid'));
-    var j = -1;
-    if (e.key === 'ArrowDown' || e.key === 'ArrowRight') j = (i + 1) % st.order.length;
-    else if (e.key === 'ArrowUp' || e.key === 'ArrowLeft') j = (i - 1 + st.order.length) % st.order.length;
-    else if (e.key === 'Home') j = 0;
-    else if (e.key === 'End') j = st.order.length - 1;
-    if (j < 0) return;
-    e.preventDefault();
-    activate(st.order[j], false);
-    st.convs.get(st.order[j]).tab.focus();
-  }
-
   /* ---- start ---- */
   function init() {
-    ['announce', 'errors', 'login', 'desk', 'whoami', 'conn', 'tabs', 'queues', 'log', 'conv', 'composer',
-     'canned', 'input', 'transfer', 'handback', 'close'].forEach(function (id) { el[id] = document.getElementById(id); });
-    el.announceUrgent = document.getElementById('announce-urgent');
-    el.connText = document.getElementById('conn-text');
-    el.loginForm = document.getElementById('login-form');
-    el.loginError = document.getElementById('login-error');
-    el.loginBtn = document.getElementById('login-btn');
-    el.agentId = document.getElementById('agent-id');
-    el.password = document.getElementById('password');
-    el.agentName = document.getElementById('agent-name');
-    el.statusSelect = document.getElementById('status-select');
-    el.logout = document.getElementById('logout');
-    el.offers = document.getElementById('offers');
-    el.offerList = document.getElementById('offer-list');
-    el.tabsEmpty = document.getElementById('tabs-empty');
-    el.convsCount = document.getElementById('convs-count');
-    el.queuesTitle = document.getElementById('queues-title');
+    // every element the console uses, by id: 'conn-text' is el.connText
+    ['announce', 'announce-urgent', 'errors', 'conn', 'conn-text', 'login', 'login-form', 'login-error', 'login-btn',
+     'agent-id', 'password', 'desk', 'whoami', 'agent-name', 'status-select', 'logout', 'offers', 'offer-list',
+     'tabs', 'tabs-empty', 'convs-count', 'queues', 'queues-title', 'keys-list', 'main', 'no-conv', 'conv',
+     'conv-title', 'conv-sub', 'log', 'facts-customer', 'facts-handoff', 'facts-slots', 'transfer-target',
+     'transfer', 'handback', 'close', 'close-confirm', 'close-yes', 'close-no', 'composer', 'canned',
+     'canned-insert', 'input', 'note-form', 'note-input'].forEach(function (id) {
+      el[id.replace(/-([a-z])/g, function (m, c) { return c.toUpperCase(); })] = document.getElementById(id);
+    });
     el.queuesTitle.tabIndex = -1;
-    el.keysList = document.getElementById('keys-list');
-    el.main = document.getElementById('main');
-    el.noConv = document.getElementById('no-conv');
-    el.convTitle = document.getElementById('conv-title');
-    el.convSub = document.getElementById('conv-sub');
-    el.transferTarget = document.getElementById('transfer-target');
-    el.closeConfirm = document.getElementById('close-confirm');
-    el.closeYes = document.getElementById('close-yes');
-    el.closeNo = document.getElementById('close-no');
-    el.factsCustomer = document.getElementById('facts-customer');
-    el.factsHandoff = document.getElementById('facts-handoff');
-    el.factsSlots = document.getElementById('facts-slots');
-    el.cannedInsert = document.getElementById('canned-insert');
-    el.noteForm = document.getElementById('note-form');
-    el.noteInput = document.getElementById('note-input');
 
     var lang = null;
     try { lang = window.localStorage.getItem(LANG_KEY); } catch (e) { lang = null; }
@@ -1461,20 +658,7 @@
       var was = st.agent && st.agent.status;
       if (!send({ type: 'status', status: want }, { kind: 'status' })) setStatusSelect(was);
     });
-    el.composer.addEventListener('submit', sendMessage);
-    el.noteForm.addEventListener('submit', sendNote);
-    enterSends(el.input, el.composer);
-    enterSends(el.noteInput, el.noteForm);
-    el.cannedInsert.addEventListener('click', insertCanned);
-    el.canned.addEventListener('keydown', function (e) {
-      if (e.key === 'Enter') { e.preventDefault(); insertCanned(); }
-    });
-    el.transfer.addEventListener('click', transfer);
-    el.handback.addEventListener('click', handback);
-    el.close.addEventListener('click', showConfirm);
-    el.closeYes.addEventListener('click', closeConv);
-    el.closeNo.addEventListener('click', function () { hideConfirm(true); });
-    el.tabs.addEventListener('keydown', onTabsKey);
+    K.bindConv();
     Array.prototype.forEach.call(document.querySelectorAll('.lang-btn'), function (b) {
       b.addEventListener('click', function () { applyLang(b.getAttribute('data-lang')); });
     });
@@ -1482,13 +666,13 @@
     document.addEventListener('visibilitychange', function () {
       if (document.hidden) return;
       var c = st.active && st.convs.get(st.active);
-      if (c && c.unread) { c.unread = 0; renderTabs(); updateTitle(); }
+      if (c && c.unread) { c.unread = 0; K.renderTabs(); updateTitle(); }
       reconnectNow();
     });
     window.addEventListener('online', reconnectNow);
-    setInterval(tick, 1000);
-    renderTabs();
-    showActive();
+    setInterval(K.tick, 1000);
+    K.renderTabs();
+    K.showActive();
 
     // Signed in already (the cookie)?  Then straight to the desk.
     api('GET', '/v1/agents/me').then(function (r) {
@@ -1497,6 +681,8 @@
     }, function () { showLogin(t('netError')); });
   }
 
-  if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', init);
-  else init();
+  // Not before DOMContentLoaded: console_queue.js and console_conv.js run
+  // after this file (deferred scripts keep their order) and before that event.
+  if (document.readyState === 'complete') init();
+  else document.addEventListener('DOMContentLoaded', init);
 }());

@@ -204,8 +204,8 @@ test('customer → agent 1 → transfer → agent 2 → close → rating → sta
     assert.equal(r.status, 200);
     assert.equal(r.headers.get('cache-control'), 'no-cache');
     const html = await r.text();
-    const assets = [...html.matchAll(/"\/static\/(console\.[0-9a-f]{16}\.(?:js|css))"/g)].map((m) => m[1]);
-    assert.equal(assets.length, 2, html);
+    const assets = [...html.matchAll(/"\/static\/(console(?:_[a-z]+)?\.[0-9a-f]{16}\.(?:js|css))"/g)].map((m) => m[1]);
+    assert.equal(assets.length, 4, html); // console.css, console.js, console_queue.js, console_conv.js
     for (const a of assets) {
       const ar = await fetch(BASE + '/static/' + a);
       assert.equal(ar.status, 200);

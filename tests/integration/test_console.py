@@ -16,8 +16,9 @@ not installed; a missing playwright-core is a failure (`make web` installs
 it).  SHOTS=DIR keeps screenshots.
 
 test_console_page_names_hashed_assets checks over plain HTTP that the page is
-served and that its assets get content-hashed immutable aliases, as the
-widget's do (http/static.c).
+served and that its assets (console.css and every web/console*.js, loaded in
+order with defer) get content-hashed immutable aliases, as the widget's do
+(http/static.c).
 """
 import os
 import re
@@ -72,7 +73,8 @@ def test_console_in_chromium(start_kefu, tmp_path):
                                f"--- stderr ---\n{p.stderr}\n--- kefu log (tail) ---\n{kefu.log()[-4000:]}")
 
 
-HASHED = re.compile(r'"/static/(console\.[0-9a-f]{16}\.(?:js|css))"')
+# console.css and every console script (console.js first, then console_*.js)
+HASHED = re.compile(r'"/static/(console\w*)\.([0-9a-f]{16})\.(js|css)"')
 
 
 def test_console_page_names_hashed_assets(kefu):
@@ -81,14 +83,19 @@ def test_console_page_names_hashed_assets(kefu):
     assert r.headers["content-type"].startswith("text/html")
     assert r.headers["cache-control"] == "no-cache"
     assert kefu.get("/console", headers={"If-None-Match": r.headers["etag"]}).status_code == 304
-    names = HASHED.findall(r.text)
-    assert sorted(n.rsplit(".", 1)[1] for n in names) == ["css", "js"], r.text
-    for name in names:
-        a = kefu.get("/static/" + name)
+    found = HASHED.findall(r.text)
+    scripts = sorted(n for n in os.listdir(WEB_ROOT) if re.fullmatch(r"console\w*\.js", n))
+    assert "console.js" in scripts, scripts
+    assert sorted(base + "." + ext for base, _, ext in found) == sorted(["console.css"] + scripts), r.text
+    assert '"/static/console' not in HASHED.sub("", r.text), "an asset left without its hash"
+    # console.js makes window.KefuConsole; the others, deferred, run after it in page order
+    tags = re.findall(r'<script src="/static/(console\w*)\.[0-9a-f]{16}\.js" defer></script>', r.text)
+    assert len(tags) == len(scripts) and tags[0] == "console", r.text
+    for base, digest, ext in found:
+        a = kefu.get(f"/static/{base}.{digest}.{ext}")
         assert a.status_code == 200
         assert a.headers["cache-control"] == "public, max-age=31536000, immutable"
-        plain = name.split(".")[0] + "." + name.rsplit(".", 1)[1]
-        with open(os.path.join(WEB_ROOT, plain), "rb") as f:
+        with open(os.path.join(WEB_ROOT, f"{base}.{ext}"), "rb") as f:
             assert a.content == f.read()
     # the page carries no third-party assets and no inline script
     assert not re.search(r'(src|href)="https?://', r.text)
