@@ -14,19 +14,15 @@ rewrites a page's "/static/NAME.EXT" references to content-hashed aliases
 import json
 import os
 import re
-import shutil
-import subprocess
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+from browser_run import require_browser, run_story
 from conftest import REPO, WEB_ROOT
 
-CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
-NODE = shutil.which("node")
 SCRIPT = os.path.join(REPO, "tests", "browser", "test_widget.mjs")
-PLAYWRIGHT = os.path.join(REPO, "node_modules", "playwright-core", "package.json")
 BOT = os.path.join(REPO, "bots", "demo")
 RUN_TIMEOUT = 240  # s for the whole browser suite
 
@@ -59,21 +55,9 @@ def card_backend():
 
 
 def test_chat_widget_in_chromium(start_kefu, card_backend, tmp_path):
-    if not NODE:
-        pytest.skip("node is not installed")
-    if not (os.path.isfile(CHROMIUM) and os.access(CHROMIUM, os.X_OK)):
-        pytest.skip(f"{CHROMIUM} is not installed (Debian package chromium)")
-    if not os.path.isfile(PLAYWRIGHT):
-        pytest.fail(f"{PLAYWRIGHT} missing: run `make web` (npm ci) first")
+    require_browser()
     kefu = start_kefu("--bot", BOT, "--data-dir", tmp_path / "data", "--webhook-override", card_backend)
-    env = dict(os.environ, KEFU_URL=kefu.base, CHROMIUM=CHROMIUM)
-    try:
-        p = subprocess.run([NODE, "--test-reporter=spec", SCRIPT], cwd=REPO, env=env,
-                           capture_output=True, text=True, timeout=RUN_TIMEOUT)
-    except subprocess.TimeoutExpired as e:
-        pytest.fail(f"browser tests still running after {RUN_TIMEOUT}s\n{e.stdout or ''}\n{e.stderr or ''}")
-    assert p.returncode == 0, (f"browser tests failed (exit {p.returncode})\n--- stdout ---\n{p.stdout}\n"
-                               f"--- stderr ---\n{p.stderr}\n--- kefu log (tail) ---\n{kefu.log()[-4000:]}")
+    run_story(SCRIPT, kefu, RUN_TIMEOUT)
 
 
 HASHED = re.compile(r'"/static/(chat\.[0-9a-f]{16}\.(?:js|css))"')

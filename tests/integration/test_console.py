@@ -22,17 +22,12 @@ order with defer) get content-hashed immutable aliases, as the widget's do
 """
 import os
 import re
-import shutil
 import subprocess
 
-import pytest
-
+from browser_run import require_browser, run_story
 from conftest import KEFU_BIN, REPO, WEB_ROOT, clean_env
 
-CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
-NODE = shutil.which("node")
 SCRIPT = os.path.join(REPO, "tests", "browser", "test_console.mjs")
-PLAYWRIGHT = os.path.join(REPO, "node_modules", "playwright-core", "package.json")
 BOT = os.path.join(REPO, "bots", "demo")
 RUN_TIMEOUT = 240  # s for the whole browser story
 AGENTS = {
@@ -50,30 +45,17 @@ def add_agent(data_dir, agent_id):
 
 
 def test_console_in_chromium(start_kefu, tmp_path):
-    if not NODE:
-        pytest.skip("node is not installed")
-    if not (os.path.isfile(CHROMIUM) and os.access(CHROMIUM, os.X_OK)):
-        pytest.skip(f"{CHROMIUM} is not installed (Debian package chromium)")
-    if not os.path.isfile(PLAYWRIGHT):
-        pytest.fail(f"{PLAYWRIGHT} missing: run `make web` (npm ci) first")
+    require_browser()
     data = tmp_path / "data"
     data.mkdir()
     for agent_id in AGENTS:
         add_agent(data, agent_id)
     kefu = start_kefu("--bot", BOT, "--data-dir", data)
-    env = dict(os.environ, KEFU_URL=kefu.base, CHROMIUM=CHROMIUM, TRANSFER_SKILL="cards",
-               AGENT1_ID="alice", AGENT1_PASSWORD=AGENTS["alice"][0],
-               AGENT2_ID="bob", AGENT2_PASSWORD=AGENTS["bob"][0])
-    try:
-        p = subprocess.run([NODE, "--test-reporter=spec", SCRIPT], cwd=REPO, env=env,
-                           capture_output=True, text=True, timeout=RUN_TIMEOUT)
-    except subprocess.TimeoutExpired as e:
-        pytest.fail(f"console browser test still running after {RUN_TIMEOUT}s\n{e.stdout or ''}\n{e.stderr or ''}")
-    assert p.returncode == 0, (f"console browser test failed (exit {p.returncode})\n--- stdout ---\n{p.stdout}\n"
-                               f"--- stderr ---\n{p.stderr}\n--- kefu log (tail) ---\n{kefu.log()[-4000:]}")
+    run_story(SCRIPT, kefu, RUN_TIMEOUT, TRANSFER_SKILL="cards",
+              AGENT1_ID="alice", AGENT1_PASSWORD=AGENTS["alice"][0],
+              AGENT2_ID="bob", AGENT2_PASSWORD=AGENTS["bob"][0])
 
 
-# console.css and every console script (console.js first, then console_*.js)
 HASHED = re.compile(r'"/static/(console\w*)\.([0-9a-f]{16})\.(js|css)"')
 
 
