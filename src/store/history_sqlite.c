@@ -23,7 +23,12 @@
  * commit, and group commit is what keeps that affordable.
  *
  * Reads use separate connections (WAL lets them run beside the writer) and
- * see every transaction whose completion has been delivered. */
+ * see every transaction whose completion has been delivered.
+ *
+ * Checkpoints (copying the WAL back into the database file) never run inside
+ * a commit: a checkpointer thread does them in the background, the writer
+ * only finishes the last few frames between two batches, after their replies
+ * went out (history_sqlite_ckpt.c). */
 #include "store/history_sqlite_int.h"
 
 #include <stdalign.h>
@@ -93,7 +98,7 @@ static const char *const wsql[W__N] = {
 
 /* ---- connections ---- */
 
-sqlite3 *kf_history_sqlite_connect(const kf_history_sqlite_t *s, int writer, char *err, size_t errlen) {
+sqlite3 *kf_history_sqlite_connect(const kf_history_sqlite_t *s, int role, char *err, size_t errlen) {
     sqlite3 *db = NULL;
     /* NOMUTEX: a connection is only ever used by one thread at a time */
     int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
@@ -103,17 +108,20 @@ sqlite3 *kf_history_sqlite_connect(const kf_history_sqlite_t *s, int writer, cha
         return NULL;
     }
     sqlite3_busy_timeout(db, s->cfg.busy_timeout_ms);
-    /* The writer checkpoints every 16,384 pages (64 MiB of WAL) instead of
-     * SQLite's 1,000: a checkpoint runs inside a commit, and every reply
-     * waiting on that commit waits for it too.  With 1,000 conversations
-     * touching different pages, 1,000 pages came every ~80 messages
-     * (bench/wsload: 85 -> 71 µs of server CPU per message with this and the
-     * 32 MiB cache). */
+    /* No connection checkpoints inside a commit (wal_autocheckpoint=0):
+     * that fsyncs the WAL and the database inside the COMMIT crossing the
+     * limit, and every reply waiting on that commit waited too (60-70 ms per
+     * 64 MiB of WAL here); history_sqlite_ckpt.c checkpoints beside the
+     * writer instead.  All connections share one synchronous setting: a
+     * checkpoint syncs as the connection running it says.  The writer's
+     * 32 MiB cache keeps the pages 1,000 conversations touch. */
+    const char *extra = role == KF_HISTORY_CONN_WRITER
+                            ? " PRAGMA wal_autocheckpoint=0; PRAGMA cache_size=-32768;"
+                        : role == KF_HISTORY_CONN_CHECKPOINTER ? " PRAGMA wal_autocheckpoint=0;"
+                                                                : " PRAGMA query_only=1;";
     char sql[256];
-    snprintf(sql, sizeof sql, "PRAGMA synchronous=%s; PRAGMA foreign_keys=OFF;%s",
-             s->cfg.sync_full ? "FULL" : "NORMAL",
-             writer ? " PRAGMA journal_size_limit=67108864; PRAGMA wal_autocheckpoint=16384; PRAGMA cache_size=-32768;"
-                    : " PRAGMA query_only=1;");
+    snprintf(sql, sizeof sql, "PRAGMA synchronous=%s; PRAGMA foreign_keys=OFF;%s", s->cfg.sync_full ? "FULL" : "NORMAL",
+             extra);
     char *msg = NULL;
     if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK) {
         snprintf(err, errlen, "history: cannot configure %s: %s", s->path, msg ? msg : sqlite3_errmsg(db));
@@ -390,6 +398,8 @@ static void *writer_main(void *arg) {
         if (!batch) break; /* stopping, and everything queued is done */
         run_batch(s, batch, n);
         deliver(batch);
+        /* after the replies: any checkpoint work here delays only the next batch */
+        kf_history_sqlite_ckpt_after_batch(s);
     }
     return NULL;
 }
@@ -566,11 +576,14 @@ static void op_stats(kf_history_t *h, kf_history_stats_t *out) {
 }
 
 static void free_store(kf_history_sqlite_t *s) {
+    /* the checkpointer's and the readers' connections first, so that the
+     * last one to close (the writer's) can checkpoint and remove the WAL */
+    kf_history_sqlite_ckpt_stop(s);
+    kf_history_sqlite_close_readers(s);
     if (s->wst)
         for (int i = 0; i < W__N; i++) sqlite3_finalize(s->wst[i]);
     free(s->wst);
     sqlite3_close(s->wdb);
-    kf_history_sqlite_close_readers(s);
     pthread_mutex_destroy(&s->mu);
     pthread_mutex_destroy(&s->rmu);
     pthread_cond_destroy(&s->cv);
@@ -618,7 +631,7 @@ kf_history_t *kf_history_sqlite_open(const kf_history_sqlite_config_t *cfg, char
         snprintf(err, errlen, "out of memory");
         goto fail;
     }
-    if (!(s->wdb = kf_history_sqlite_connect(s, 1, err, errlen))) goto fail;
+    if (!(s->wdb = kf_history_sqlite_connect(s, KF_HISTORY_CONN_WRITER, err, errlen))) goto fail;
     if (enable_wal(s->wdb, s->path, err, errlen) < 0) goto fail;
     if (kf_history_sqlite_migrate(s->wdb, err, errlen) < 0) goto fail;
     for (int i = 0; i < W__N; i++) {
@@ -627,6 +640,7 @@ kf_history_t *kf_history_sqlite_open(const kf_history_sqlite_config_t *cfg, char
             goto fail;
         }
     }
+    if (kf_history_sqlite_ckpt_init(s, err, errlen) < 0) goto fail;
     if (pthread_create(&s->writer, NULL, writer_main, s) != 0) {
         snprintf(err, errlen, "history: cannot start the writer thread");
         goto fail;

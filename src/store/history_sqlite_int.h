@@ -20,6 +20,48 @@ typedef struct kf_history_rconn {
 
 typedef struct kf_history_req kf_history_req_t;
 
+/* What the checkpointer has done (history_sqlite_ckpt.c); for tests and logs. */
+typedef struct {
+    unsigned long long passes;            /* background PASSIVE checkpoints */
+    unsigned long long frames_backfilled; /* WAL frames those passes copied into the database */
+    double pass_seconds;
+    unsigned long long finishes;          /* the writer's short RESTART over the remainder, between batches */
+    double finish_seconds, finish_max_seconds;
+    unsigned finish_max_frames;           /* the most frames one finish had left to copy */
+    unsigned long long fallbacks;         /* the writer's RESTART at the hard cap */
+    double fallback_seconds;
+    unsigned long long restarts;          /* times the WAL started again from its first frame */
+    unsigned long long errors;            /* checkpoints that failed (tried again later) */
+    unsigned long long frames_written;    /* WAL frames all commits wrote */
+    unsigned max_frames;                  /* largest WAL after a commit, in frames */
+} kf_history_ckpt_stats_t;
+
+/* Checkpointing state (history_sqlite_ckpt.c); sizes in WAL frames (one per
+ * page written, 4 KiB). */
+typedef struct {
+    unsigned soft, residual, hard; /* see history_sqlite_ckpt.c */
+    /* writer thread only */
+    unsigned hook_frames;          /* the WAL's size after the last commit (sqlite3_wal_hook) */
+    unsigned frames;               /* hook_frames as of the previous batch */
+    unsigned long gen;             /* WAL restarts the writer has seen */
+    unsigned fallback_at;          /* after a RESTART that timed out: the next try (0: hard) */
+    int restart_next;              /* a RESTART succeeded: the next commit starts the WAL again */
+    /* under mu */
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    pthread_t thread;
+    int inited, started, stop;
+    int kick;                      /* the writer asks for a pass */
+    int in_pass;                   /* a pass is running */
+    int hold;                      /* the writer's RESTART runs: start no pass */
+    unsigned long pass_gen;        /* gen the last finished pass measured */
+    unsigned backfilled;           /* frames of WAL generation pass_gen copied so far */
+    unsigned passes_this_gen;      /* passes since the WAL last started, or since a finish */
+    unsigned long kick_gen;        /* gen when the writer asked for the pass */
+    sqlite3 *db;                   /* the checkpointer thread's own connection */
+    kf_history_ckpt_stats_t stats;
+} kf_history_ckpt_t;
+
 typedef struct {
     kf_history_t super;
     kf_history_sqlite_config_t cfg;
@@ -35,10 +77,25 @@ typedef struct {
     kf_history_stats_t stats;
     pthread_mutex_t rmu;         /* idle read connections */
     kf_history_rconn_t *idle;
+    kf_history_ckpt_t ck;        /* WAL checkpoints off the commit path */
 } kf_history_sqlite_t;
 
-/* Opens a connection with the pragmas every connection needs. */
-sqlite3 *kf_history_sqlite_connect(const kf_history_sqlite_t *s, int writer, char *err, size_t errlen);
+/* Connection roles for kf_history_sqlite_connect. */
+enum { KF_HISTORY_CONN_READER = 0, KF_HISTORY_CONN_WRITER = 1, KF_HISTORY_CONN_CHECKPOINTER = 2 };
+/* Opens a connection with the pragmas every connection needs; role: KF_HISTORY_CONN_*. */
+sqlite3 *kf_history_sqlite_connect(const kf_history_sqlite_t *s, int role, char *err, size_t errlen);
+
+/* The checkpointer (history_sqlite_ckpt.c).  init: before the writer starts
+ * (installs the WAL hook on s->wdb, opens the checkpointer's connection and
+ * starts its thread); after_batch: on the writer thread after each batch's
+ * completions went out; stop: after the writer thread has ended. */
+int kf_history_sqlite_ckpt_init(kf_history_sqlite_t *s, char *err, size_t errlen);
+void kf_history_sqlite_ckpt_after_batch(kf_history_sqlite_t *s);
+void kf_history_sqlite_ckpt_stop(kf_history_sqlite_t *s);
+/* For tests: the thresholds in frames (0 keeps one); call right after
+ * kf_history_sqlite_open, before any write. */
+void kf_history_sqlite_set_wal_limits(kf_history_t *h, unsigned soft, unsigned residual, unsigned hard);
+void kf_history_sqlite_ckpt_stats(kf_history_t *h, kf_history_ckpt_stats_t *out);
 /* Brings the schema up to date inside one transaction; refuses a newer file. */
 int kf_history_sqlite_migrate(sqlite3 *db, char *err, size_t errlen);
 

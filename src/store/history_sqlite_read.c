@@ -44,7 +44,7 @@ static kf_history_rconn_t *borrow(kf_history_sqlite_t *s, char *err, size_t errl
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
-    if (!(c->db = kf_history_sqlite_connect(s, 0, err, errlen))) {
+    if (!(c->db = kf_history_sqlite_connect(s, KF_HISTORY_CONN_READER, err, errlen))) {
         free(c);
         return NULL;
     }

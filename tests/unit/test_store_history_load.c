@@ -17,6 +17,7 @@
 #include "loop/loop.h"
 #include "store/history.h"
 
+#include "kill9.h"
 #include "sqlite_tmp.h"
 
 static char err[256];
@@ -337,7 +338,9 @@ static void *child_writer(void *arg) {
     return NULL;
 }
 
-static void crash_child(const char *id) {
+static void crash_child(int fd, void *arg) {
+    const char *id = arg;
+    crash_pipe = fd;
     kf_history_sqlite_config_t cfg = {.path = path, .queue_capacity = 64};
     char e[256];
     kf_history_t *h = kf_history_sqlite_open(&cfg, e, sizeof e);
@@ -371,35 +374,9 @@ Test(history_load, kill_9_keeps_every_acknowledged_message) {
         create_sync(h, NULL, 0, id);
         kf_history_destroy(h);
     }
-    int p[2];
-    cr_assert_eq(pipe(p), 0);
-    pid_t pid = fork();
-    cr_assert(pid >= 0);
-    if (pid == 0) {
-        close(p[0]);
-        crash_pipe = p[1];
-        crash_child(id);
-    }
-    close(p[1]);
     static ack_rec_t recs[1 << 20];
-    size_t n = 0, got = 0;
-    uint64_t until = kf_loop_now_ms() + 1500;
-    char *buf = (char *)recs;
-    /* read until enough acks are in, then kill mid-stream */
-    while (n < 3000 && kf_loop_now_ms() < until) {
-        ssize_t r = read(p[0], buf + got, sizeof recs - got);
-        if (r <= 0) break;
-        got += (size_t)r;
-        n = got / sizeof(ack_rec_t);
-    }
-    cr_assert_eq(kill(pid, SIGKILL), 0);
-    int status;
-    cr_assert_eq(waitpid(pid, &status, 0), pid);
-    cr_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL, "child ended early (status %d)", status);
-    /* acks the child sent before dying are in the pipe: they count too */
-    for (ssize_t r; (r = read(p[0], buf + got, sizeof recs - got)) > 0;) got += (size_t)r;
-    close(p[0]);
-    n = got / sizeof(ack_rec_t);
+    /* kill mid-stream once enough acks are in */
+    size_t n = kill9_run(crash_child, id, recs, sizeof recs, sizeof recs[0], 3000, 1500);
     cr_assert_gt(n, 100, "only %zu acks before the kill", n);
 
     kf_history_t *h = open_store(0, 0);

@@ -1,0 +1,279 @@
+/* history_sqlite_ckpt.c — WAL checkpoints off the writer's commit path.
+ *
+ * Why.  SQLite's automatic checkpoint runs inside the COMMIT that pushes the
+ * WAL past wal_autocheckpoint, on the writer thread: it fsyncs the WAL, copies
+ * every page into the database file and fsyncs that.  With 64 MiB of WAL that
+ * took 60–70 ms here, several times a second under the chat benchmark, and
+ * every reply waiting on that commit waited with it: the p99 of bench/wsload.
+ *
+ * How.  The writer connection has no automatic checkpoint; a WAL hook of ours
+ * only records the WAL's size after each commit.  Once the WAL holds `soft`
+ * frames, a checkpointer thread runs PASSIVE checkpoints on its own
+ * connection: they copy what is committed without taking the write lock, so
+ * commits go on meanwhile.  But the WAL file only starts again from its first
+ * frame when a write transaction begins with every frame copied, and under
+ * load new frames arrive during every pass.  So passes repeat, each copying
+ * what came during the previous one, until at most `residual` frames are
+ * left or CKPT_MAX_PASSES ran; then the writer, between two batches and after
+ * their replies went out, copies the remainder itself (a RESTART checkpoint
+ * that gives readers 2 ms), and its next BEGIN starts the WAL again.  What
+ * the writer spends on that (bench/wsload, 1,000 connections): ~11 ms per
+ * restart at 8,000 msg/s, 25-50 ms at 15,000+, where the remainder is 2,000-
+ * 3,500 frames; the autocheckpoint took 60-70 ms, 1.5 times as often.
+ * Bound: should the passes fall behind (a reader pinning an old snapshot, a
+ * slow disk), the writer runs a RESTART itself at `hard` frames, which waits
+ * for readers (the busy timeout): SQLite's old behaviour, now a fallback.
+ *
+ * Durability is unchanged: a commit's frames are in the WAL file before its
+ * completion goes out (kill -9 loses nothing acknowledged), and a checkpoint
+ * fsyncs the WAL before copying any page out of it, whichever connection runs
+ * it; every connection has the same synchronous setting. */
+#include "store/history_sqlite_int.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "obs/log.h"
+
+/* Defaults, in 4 KiB frames.  soft: passes start at 64 MiB of WAL, where the
+ * old autocheckpoint ran (a bigger WAL holds more versions of the same hot
+ * pages, which one checkpoint copies once); under bench/wsload the WAL peaks
+ * at about twice that.  residual: what the writer may copy itself.  hard:
+ * 256 MiB, reached only when the passes cannot keep up. */
+#define CKPT_SOFT 16384u
+#define CKPT_RESIDUAL 512u
+#define CKPT_HARD 65536u
+/* When the remainder does not get down to `residual`, the writer copies it
+ * after this many passes anyway: at ~50,000 frames/s (bench/wsload) a pass
+ * and its fsyncs take 30-50 ms whatever it copies, so the remainder levels
+ * off at 2,000-3,500 frames; 8 passes, or stopping when one no longer shrank
+ * it, measured no better. */
+#define CKPT_MAX_PASSES 4
+
+static double mono_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static int on_wal_commit(void *ud, sqlite3 *db, const char *name, int frames) {
+    (void)db;
+    (void)name;
+    kf_history_sqlite_t *s = ud;
+    s->ck.hook_frames = frames > 0 ? (unsigned)frames : 0;
+    return SQLITE_OK;
+}
+
+/* A pass that stops short of the WAL's end copies pages into the database
+ * file without syncing it; the writer's finishing checkpoint would then fsync
+ * all of them.  Syncing here (and the WAL up to now) leaves it only what came
+ * after.  Through SQLite's own file handles: closing a descriptor of ours on
+ * the database would drop the process's POSIX locks on it.  Only this thread
+ * uses this connection, so nothing else touches these handles. */
+static void presync(sqlite3 *db) {
+    sqlite3_file *f = NULL;
+    if (sqlite3_file_control(db, "main", SQLITE_FCNTL_FILE_POINTER, &f) == SQLITE_OK && f && f->pMethods)
+        f->pMethods->xSync(f, SQLITE_SYNC_NORMAL);
+    f = NULL;
+    if (sqlite3_file_control(db, "main", SQLITE_FCNTL_JOURNAL_POINTER, &f) == SQLITE_OK && f && f->pMethods)
+        f->pMethods->xSync(f, SQLITE_SYNC_NORMAL);
+}
+
+static int short_patience(void *ud, int tries) {
+    (void)ud;
+    if (tries >= 10) return 0;
+    usleep(200);
+    return 1;
+}
+
+static void *ckpt_main(void *arg) {
+    kf_history_sqlite_t *s = arg;
+    kf_history_ckpt_t *c = &s->ck;
+    pthread_mutex_lock(&c->mu);
+    for (;;) {
+        while ((!c->kick || c->hold) && !c->stop) pthread_cond_wait(&c->cv, &c->mu);
+        if (c->stop) break;
+        c->kick = 0;
+        c->in_pass = 1;
+        unsigned long g = c->kick_gen;
+        pthread_mutex_unlock(&c->mu);
+
+        int nlog = -1, nckpt = -1;
+        double t0 = mono_s();
+        int rc = sqlite3_wal_checkpoint_v2(c->db, NULL, SQLITE_CHECKPOINT_PASSIVE, &nlog, &nckpt);
+        if (rc == SQLITE_OK && nckpt > 0 && nckpt < nlog) presync(c->db);
+        double dt = mono_s() - t0;
+
+        pthread_mutex_lock(&c->mu);
+        c->in_pass = 0;
+        pthread_cond_broadcast(&c->cv); /* the writer's RESTART may wait for this pass */
+        c->stats.passes++;
+        c->stats.pass_seconds += dt;
+        if (rc != SQLITE_OK) {
+            if (c->stats.errors++ == 0)
+                kf_log(KF_LOG_WARN, "history: background checkpoint failed", "error", 's', sqlite3_errmsg(c->db), NULL);
+            continue; /* the writer asks again after a later batch */
+        }
+        unsigned done = nckpt > 0 ? (unsigned)nckpt : 0;
+        if (c->pass_gen != g) c->pass_gen = g, c->backfilled = 0, c->passes_this_gen = 0;
+        if (done > c->backfilled) c->stats.frames_backfilled += done - c->backfilled, c->backfilled = done;
+        c->passes_this_gen++;
+    }
+    pthread_mutex_unlock(&c->mu);
+    return NULL;
+}
+
+int kf_history_sqlite_ckpt_init(kf_history_sqlite_t *s, char *err, size_t errlen) {
+    kf_history_ckpt_t *c = &s->ck;
+    c->soft = CKPT_SOFT;
+    c->residual = CKPT_RESIDUAL;
+    c->hard = CKPT_HARD;
+    c->pass_gen = (unsigned long)-1;
+    pthread_mutex_init(&c->mu, NULL);
+    pthread_cond_init(&c->cv, NULL);
+    c->inited = 1;
+    /* after the migration, whose commit needs no hook */
+    sqlite3_wal_hook(s->wdb, on_wal_commit, s);
+    /* The first commit after a restart cuts the WAL file down to this; sized
+     * for a WAL that reached `soft` and what came while it was copied, the
+     * file is reused as it is, not truncated inside a commit and grown again. */
+    char sql[64];
+    snprintf(sql, sizeof sql, "PRAGMA journal_size_limit=%lld", (long long)(c->soft * 2) * 4120);
+    if (sqlite3_exec(s->wdb, sql, NULL, NULL, NULL) != SQLITE_OK) {
+        snprintf(err, errlen, "history: cannot configure %s: %s", s->path, sqlite3_errmsg(s->wdb));
+        return -1;
+    }
+    if (!(c->db = kf_history_sqlite_connect(s, KF_HISTORY_CONN_CHECKPOINTER, err, errlen))) return -1;
+    /* a connection opens the WAL on its first read; until then a checkpoint
+     * on it would see none */
+    if (sqlite3_exec(c->db, "SELECT count(*) FROM sqlite_schema", NULL, NULL, NULL) != SQLITE_OK) {
+        snprintf(err, errlen, "history: checkpointer cannot read %s: %s", s->path, sqlite3_errmsg(c->db));
+        return -1;
+    }
+    if (pthread_create(&c->thread, NULL, ckpt_main, s) != 0) {
+        snprintf(err, errlen, "history: cannot start the checkpointer thread");
+        return -1;
+    }
+    c->started = 1;
+    return 0;
+}
+
+void kf_history_sqlite_ckpt_after_batch(kf_history_sqlite_t *s) {
+    kf_history_ckpt_t *c = &s->ck;
+    unsigned n = c->hook_frames;
+    /* After a RESTART that succeeded this batch's BEGIN started the WAL
+     * again; otherwise (a pass that reached the end under light load) the
+     * WAL shrinking says so: within one generation it only grows, and one
+     * batch writes far fewer frames than a WAL worth copying. */
+    int restarted = c->restart_next || n < c->frames;
+    c->restart_next = 0;
+    if (restarted) c->gen++, c->fallback_at = 0;
+    unsigned written = restarted ? n : n - c->frames;
+    c->frames = n;
+    enum { NONE, FINISH, FALLBACK } act = NONE;
+    pthread_mutex_lock(&c->mu);
+    c->stats.restarts += (unsigned)restarted;
+    c->stats.frames_written += written;
+    if (n > c->stats.max_frames) c->stats.max_frames = n;
+    if (n >= (c->fallback_at ? c->fallback_at : c->hard)) {
+        act = FALLBACK;
+        /* a pass holds the checkpoint lock, and RESTART would get SQLITE_BUSY
+         * at once (no busy handler for that lock): let it end, start no other */
+        c->hold = 1;
+        while (c->in_pass) pthread_cond_wait(&c->cv, &c->mu);
+    } else if (n >= c->soft && !c->in_pass && !c->kick) {
+        int measured = c->pass_gen == c->gen && c->passes_this_gen > 0;
+        unsigned left = measured && c->backfilled < n ? n - c->backfilled : measured ? 0 : n;
+        if (measured && (left <= c->residual || c->passes_this_gen >= CKPT_MAX_PASSES)) {
+            act = FINISH;
+            if (left > c->stats.finish_max_frames) c->stats.finish_max_frames = left;
+            c->passes_this_gen = 0; /* if this does not reach the end, passes again */
+        } else {
+            c->kick = 1;
+            c->kick_gen = c->gen;
+            pthread_cond_broadcast(&c->cv);
+        }
+    }
+    pthread_mutex_unlock(&c->mu);
+    if (act == NONE) return;
+
+    /* Both are RESTARTs: they copy the rest and then wait until no reader
+     * uses the WAL, so that the next BEGIN surely starts it again (with a
+     * reader still on it, that BEGIN would just append).  The finish waits
+     * a couple of ms at most, the server's reads being short; the fallback
+     * the store's whole busy timeout. */
+    if (act == FINISH) sqlite3_busy_handler(s->wdb, short_patience, NULL);
+    int nlog = -1, nckpt = -1;
+    double t0 = mono_s();
+    int rc = sqlite3_wal_checkpoint_v2(s->wdb, NULL, SQLITE_CHECKPOINT_RESTART, &nlog, &nckpt);
+    double dt = mono_s() - t0;
+    if (act == FINISH) sqlite3_busy_timeout(s->wdb, s->cfg.busy_timeout_ms);
+    pthread_mutex_lock(&c->mu);
+    if (act == FALLBACK) {
+        c->hold = 0;
+        pthread_cond_broadcast(&c->cv);
+        c->stats.fallbacks++;
+        c->stats.fallback_seconds += dt;
+        if (c->stats.fallbacks == 1)
+            kf_log(KF_LOG_WARN, "history: WAL reached its hard cap; checkpointing on the writer", "frames", 'i',
+                   (long long)n, "seconds", 'd', dt, NULL);
+    } else {
+        c->stats.finishes++;
+        c->stats.finish_seconds += dt;
+        if (dt > c->stats.finish_max_seconds) c->stats.finish_max_seconds = dt;
+    }
+    if (rc != SQLITE_OK) c->stats.errors++;
+    pthread_mutex_unlock(&c->mu);
+    c->restart_next = rc == SQLITE_OK;
+    /* BUSY: a reader outlasted the busy timeout.  Trying again after every
+     * batch would make each one wait that long; the WAL grows a little more
+     * first. */
+    if (act == FALLBACK && rc != SQLITE_OK) c->fallback_at = n + c->hard / 4;
+}
+
+void kf_history_sqlite_ckpt_stop(kf_history_sqlite_t *s) {
+    kf_history_ckpt_t *c = &s->ck;
+    if (!c->inited) return; /* the store failed to open before this began */
+    if (c->started) {
+        pthread_mutex_lock(&c->mu);
+        c->stop = 1;
+        pthread_cond_broadcast(&c->cv);
+        pthread_mutex_unlock(&c->mu);
+        pthread_join(c->thread, NULL);
+        c->started = 0;
+        /* one line per run: how the WAL was kept bounded, and what the writer
+         * itself spent on it (the part the next batch's replies wait for) */
+        const kf_history_ckpt_stats_t *t = &c->stats;
+        if (t->passes || t->finishes || t->fallbacks)
+            kf_log(KF_LOG_INFO, "history: checkpoints", "passes", 'i', (long long)t->passes, "pass_frames", 'i',
+                   (long long)t->frames_backfilled, "pass_s", 'd', t->pass_seconds, "writer_finishes", 'i',
+                   (long long)t->finishes, "writer_s", 'd', t->finish_seconds, "writer_max_s", 'd',
+                   t->finish_max_seconds, "writer_max_frames", 'i', (long long)t->finish_max_frames, "fallbacks",
+                   'i', (long long)t->fallbacks, "fallback_s", 'd', t->fallback_seconds, "restarts", 'i',
+                   (long long)t->restarts, "wal_frames_written", 'i', (long long)t->frames_written,
+                   "max_wal_frames", 'i', (long long)t->max_frames, "errors", 'i', (long long)t->errors, NULL);
+    }
+    sqlite3_close(c->db);
+    c->db = NULL;
+    pthread_mutex_destroy(&c->mu);
+    pthread_cond_destroy(&c->cv);
+    c->inited = 0;
+}
+
+void kf_history_sqlite_set_wal_limits(kf_history_t *h, unsigned soft, unsigned residual, unsigned hard) {
+    kf_history_ckpt_t *c = &((kf_history_sqlite_t *)h)->ck;
+    pthread_mutex_lock(&c->mu);
+    if (soft) c->soft = soft;
+    if (residual) c->residual = residual;
+    if (hard) c->hard = hard;
+    pthread_mutex_unlock(&c->mu);
+}
+
+void kf_history_sqlite_ckpt_stats(kf_history_t *h, kf_history_ckpt_stats_t *out) {
+    kf_history_ckpt_t *c = &((kf_history_sqlite_t *)h)->ck;
+    pthread_mutex_lock(&c->mu);
+    *out = c->stats;
+    pthread_mutex_unlock(&c->mu);
+}
