@@ -218,8 +218,11 @@ ticks, hz = int(sys.argv[2]), int(sys.argv[3])
 # the server's CPU over the whole run (connects and warm-up too) per turn answered in it
 cpu_us = ticks / hz * 1e6 / max(d["turns_total"], 1)
 l = d["latency_us"]
+# errors with their kinds (busy, disconnects, ended...), so a report says what went wrong
+kinds = ", ".join(f"{k} {v}" for k, v in d.get("error_detail", {}).items() if v)
+errs = f'{d["errors"]} ({kinds})' if d["errors"] and kinds else str(d["errors"])
 print("|".join(str(x) for x in (d["connected"], round(d["rate"]) if d["rate"] else "-", round(d["messages_per_s"]),
-                                 l["p50"], l["p99"], l["max"], d["errors"], f"{cpu_us:.1f}")))
+                                 l["p50"], l["p99"], l["max"], errs, f"{cpu_us:.1f}")))
 PYEOF
 ) || { WS_ROWS+=("$run|-|cannot read wsload's output: $(head -c 200 "$out")"); WS_FAILED=1; return; }
   local conns rate_o mps p50 p99 mx errs cpu busy
