@@ -244,7 +244,7 @@ static void *thread_main(void *arg) {
     t->gauge_timer.data = t;
     kf_timer_start(t->loop, &t->gauge_timer, 1000, on_gauge_timer);
     kf_http_coalesce_writes(1);
-    kf_ws_cork_turns(1);
+    kf_ws_batch_turns(1);
     while (!t->draining) turn(t, 1000);
     while (open_conns(t) > 0 && kf_loop_now_ms() < atomic_load(&S.drain_deadline_ms)) {
         close_idle_http1(t);

@@ -45,9 +45,11 @@ void kf_ws_set_max_message(kf_ws_t *ws, size_t max);
 void *kf_ws_data(kf_ws_t *ws);
 void kf_ws_set_data(kf_ws_t *ws, void *ud);
 
-/* TCP_CORK per loop turn for the calling server thread (see ws.c): with it
- * on, kf_ws_end_turn, called after every turn, uncorks what the turn corked. */
-void kf_ws_cork_turns(int on);
+/* Output batched per loop turn for the calling server thread (see ws.c):
+ * with it on, kf_ws_end_turn, called after every turn, writes what each
+ * connection's frames of that turn came to in one writev; off, each chunk
+ * is written at once. */
+void kf_ws_batch_turns(int on);
 void kf_ws_end_turn(void);
 
 /* Registers the drain hook (close every WebSocket with 1001); called once at start-up. */
