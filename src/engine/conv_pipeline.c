@@ -61,6 +61,7 @@
 #include "engine/intent.h"
 #include "loop/loop.h"
 #include "nlu/mask.h"
+#include "obs/log.h"
 #include "queue/webhook.h"
 
 static int status_of_history(int rc) {
@@ -161,6 +162,8 @@ static void on_seen_dropped(const kf_session_result_t *r, void *ud) {
 
 /* Last resort: no session, no filter to trust. */
 static void seen_drop(kf_conv_job_t *job) {
+    kf_log(KF_LOG_WARN, "session dropped: its resend filter could not be saved", "conversation_id", 's', job->conv_id,
+           NULL);
     if (kf_session_del_async(job->c->sessions, job->conv_id, on_seen_dropped, job) != KF_SESSION_OK) {
         atomic_store(&job->c->seen_distrust, 1);
         seen_done(job);
@@ -432,8 +435,11 @@ static void session_missing(kf_conv_job_t *job) {
     }
     if (hc.status == KF_HISTORY_OPEN &&
         kf_history_close(c->history, job->conv_id, KF_HISTORY_EXPIRED, 0, NULL, (kf_history_cb_t){0}, err, sizeof err) ==
-            KF_HISTORY_OK)
+            KF_HISTORY_OK) {
         KF_CONV_COUNT(c, conversations_expired);
+        kf_log(KF_LOG_WARN, "open conversation without a session: ended as expired", "conversation_id", 's',
+               job->conv_id, NULL);
+    }
     kf_history_conv_free(&hc);
     kf_conv_job_fail(job, KF_CONV_CLOSED, "the conversation has ended");
 }
