@@ -324,6 +324,10 @@ void kf_conv_session_expired(const kf_session_t *s, kf_session_end_t reason, voi
         KF_HISTORY_OK) {
         KF_CONV_COUNT(c, conversations_expired);
         kf_conv_held_ended(c, s->id);
+        /* a customer still connected is told now, not at their next message */
+        char js[128];
+        snprintf(js, sizeof js, "{\"type\":\"ended\",\"conversation_id\":\"%s\",\"status\":\"expired\"}", s->id);
+        kf_conv_ho_publish(c, "conv", s->id, js);
     }
     kf_conv_ho_forget(c, s->id);
 }

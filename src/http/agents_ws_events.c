@@ -10,8 +10,8 @@
  *               message frame.  Its "ended" is not turned into `released`:
  *               the engine tells the agent itself on agent:<id> with the
  *               true reason (closed by an agent, or ended: the customer
- *               closed or it expired), and "ended" on conv:<id> comes only
- *               from an agent's close, before that agent event.
+ *               closed or it expired); "ended" on conv:<id> comes from an
+ *               agent's close, before that agent event, or from expiry.
  *
  * The same change can reach a console twice — as the answer to its own
  * accept/close/… and as the event other tabs need — so the conversations a

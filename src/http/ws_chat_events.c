@@ -9,7 +9,7 @@
  *            from the engine's completion, which runs before any event of
  *            them is delivered) and anything a replay already sent;
  *   queue    {"type":"queue","position","eta_s",...} as is;
- *   ended    the `ended` frame (an agent closed: the widget asks for a rating).
+ *   ended    the `ended` frame: an agent closed it (the widget asks for a rating) or it expired.
  * A bus overflow means events were lost: the stored messages after seen_seq
  * are replayed from history instead. */
 #include <string.h>
@@ -50,7 +50,8 @@ static void on_event(kf_bus_sub_t *sub, const kf_bus_event_t *ev, void *ud) {
     } else if (!strcmp(t, "queue")) {
         send_raw(c, ev->json, ev->len);
     } else if (!strcmp(t, "ended")) {
-        kf_wschat_send_ended(c, "closed");
+        const cJSON *st = cJSON_GetObjectItemCaseSensitive(j, "status");
+        kf_wschat_send_ended(c, cJSON_IsString(st) && !strcmp(st->valuestring, "expired") ? "expired" : "closed");
     }
     cJSON_Delete(j);
 }
