@@ -18,6 +18,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "demo_model.h"
 #include "cli/cli.h"
 #include "engine/agents_auth.h"
 #include "engine/conv.h"
@@ -47,25 +48,13 @@ static kf_agents_t *accounts;
 static kf_agent_auth_t *auth;
 static kf_desk_t *desk;
 
-static inline void find_model(void) {
-    char exe[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    if (n > 0) {
-        exe[n] = 0;
-        snprintf(model, sizeof model, "%s/../demo.model", dirname(exe));
-        if (access(model, R_OK) == 0) return;
-    }
-    snprintf(model, sizeof model, "%s/demo.model", dir);
-    char *argv[] = {"train", "--bot", "bots/demo", "--out", model, "--quiet", NULL};
-    cr_assert_eq(kf_cli_train(6, argv), 0, "training the demo model failed");
-}
 
 static inline void setup_with(double offer_timeout_s) {
     snprintf(dir, sizeof dir, "/tmp/kefu-desk-XXXXXX");
     cr_assert(mkdtemp(dir));
     snprintf(db, sizeof db, "%s/history.db", dir);
     snprintf(agents_db, sizeof agents_db, "%s/agents.db", dir);
-    find_model();
+    demo_model_find(model, sizeof model, dir);
     cr_assert_eq(kf_intent_init(model, err, sizeof err), 0, "%s", err);
     cr_assert(bot = kf_bot_load("bots/demo", err, sizeof err), "%s", err);
     cr_assert(kb = kf_kb_open("bots/demo", err, sizeof err), "%s", err);

@@ -24,6 +24,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "demo_model.h"
 #include "cli/cli.h"
 #include "engine/conv.h"
 #include "engine/intent.h"
@@ -94,19 +95,6 @@ static void rx_start(int status) {
 
 /* ---- fixtures ---------------------------------------------------------- */
 
-/* The model `make` trained beside this binary, or one trained now. */
-static void find_model(void) {
-    char exe[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    if (n > 0) {
-        exe[n] = 0;
-        snprintf(model, sizeof model, "%s/../demo.model", dirname(exe));
-        if (access(model, R_OK) == 0) return;
-    }
-    snprintf(model, sizeof model, "%s/demo.model", dir);
-    char *argv[] = {"train", "--bot", "bots/demo", "--out", model, "--quiet", NULL};
-    cr_assert_eq(kf_cli_train(6, argv), 0, "training the demo model failed");
-}
 
 static void open_engine(int64_t ttl_ms, const char *webhook_url) {
     kf_session_mem_config_t sc = {.capacity = 1000, .ttl_ms = ttl_ms, .on_expire = kf_conv_session_expired,
@@ -124,7 +112,7 @@ static void setup(void) {
     snprintf(dir, sizeof dir, "/tmp/kefu-conv-XXXXXX");
     cr_assert(mkdtemp(dir));
     snprintf(db, sizeof db, "%s/history.db", dir);
-    find_model();
+    demo_model_find(model, sizeof model, dir);
     cr_assert_eq(kf_intent_init(model, err, sizeof err), 0, "%s", err);
     bot = kf_bot_load("bots/demo", err, sizeof err);
     cr_assert(bot, "%s", err);
