@@ -18,7 +18,7 @@
 
 #include <cjson/cJSON.h>
 
-#include "demo_model.h"
+#include "engine_fixture.h"
 #include "cli/cli.h"
 #include "engine/agents_auth.h"
 #include "engine/conv.h"
@@ -35,13 +35,9 @@
 /* A cheap stand-in for an argon2id hash: the desk never checks passwords. */
 #define FAKE_HASH "$argon2id$v=19$m=65536,t=2,p=1$c2FsdHNhbHRzYWx0c2FsdA$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g"
 
-static char dir[64], db[128], agents_db[128], model[PATH_MAX], err[512];
-static kf_bot_t *bot;
-static kf_kb_t *kb;
-static kf_history_t *hist;
+static char agents_db[128];
 static kf_session_store_t *sessions;
 static kf_conv_t *conv, *expiry_target;
-static kf_loop_t *loop;
 static kf_routing_t *router;
 static kf_bus_t *bus;
 static kf_agents_t *accounts;
@@ -50,18 +46,8 @@ static kf_desk_t *desk;
 
 
 static inline void setup_with(double offer_timeout_s) {
-    snprintf(dir, sizeof dir, "/tmp/kefu-desk-XXXXXX");
-    cr_assert(mkdtemp(dir));
-    snprintf(db, sizeof db, "%s/history.db", dir);
+    engine_base_open("/tmp/kefu-desk-XXXXXX");
     snprintf(agents_db, sizeof agents_db, "%s/agents.db", dir);
-    demo_model_find(model, sizeof model, dir);
-    cr_assert_eq(kf_intent_init(model, err, sizeof err), 0, "%s", err);
-    cr_assert(bot = kf_bot_load("bots/demo", err, sizeof err), "%s", err);
-    cr_assert(kb = kf_kb_open("bots/demo", err, sizeof err), "%s", err);
-    kf_history_sqlite_config_t hc = {.path = db};
-    cr_assert(hist = kf_history_sqlite_open(&hc, err, sizeof err), "%s", err);
-    loop = kf_loop_new();
-    kf_loop_set_current(loop);
     kf_session_mem_config_t sc = {.capacity = 100, .on_expire = kf_conv_session_expired, .expire_ud = &expiry_target};
     cr_assert(sessions = kf_session_mem_new(&sc, err, sizeof err), "%s", err);
     kf_routing_config_t rc;
@@ -95,14 +81,8 @@ static inline void teardown(void) {
     kf_agent_auth_free(auth);
     kf_agents_destroy(accounts);
     kf_routing_free(router);
-    kf_history_destroy(hist);
     kf_session_destroy(sessions);
-    kf_kb_free(kb);
-    kf_bot_free(bot);
-    char cmd[160];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    if (system(cmd) != 0) {
-    }
+    engine_base_close();
 }
 
 

@@ -24,7 +24,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "demo_model.h"
+#include "engine_fixture.h"
 #include "cli/cli.h"
 #include "engine/conv.h"
 #include "engine/intent.h"
@@ -32,13 +32,8 @@
 #include "loop/loop.h"
 #include "queue/webhook.h"
 
-static char dir[64], db[128], model[PATH_MAX], err[512];
-static kf_bot_t *bot;
-static kf_kb_t *kb;
-static kf_history_t *hist;
 static kf_session_store_t *sessions;
 static kf_conv_t *conv, *expiry_target;
-static kf_loop_t *loop;
 
 /* ---- a webhook receiver: answers every POST with a fixed JSON body ---- */
 
@@ -109,20 +104,7 @@ static void open_engine(int64_t ttl_ms, const char *webhook_url) {
 }
 
 static void setup(void) {
-    snprintf(dir, sizeof dir, "/tmp/kefu-conv-XXXXXX");
-    cr_assert(mkdtemp(dir));
-    snprintf(db, sizeof db, "%s/history.db", dir);
-    demo_model_find(model, sizeof model, dir);
-    cr_assert_eq(kf_intent_init(model, err, sizeof err), 0, "%s", err);
-    bot = kf_bot_load("bots/demo", err, sizeof err);
-    cr_assert(bot, "%s", err);
-    kb = kf_kb_open("bots/demo", err, sizeof err);
-    cr_assert(kb, "%s", err);
-    kf_history_sqlite_config_t hc = {.path = db};
-    hist = kf_history_sqlite_open(&hc, err, sizeof err);
-    cr_assert(hist, "%s", err);
-    loop = kf_loop_new();
-    kf_loop_set_current(loop);
+    engine_base_open("/tmp/kefu-conv-XXXXXX");
     kf_webhook_config_t wc = {.timeout_ms = 2000, .max_attempts = 1, .backoff_ms = 100};
     cr_assert_eq(kf_webhook_start(&wc), 0);
     rx_start(200);
@@ -130,14 +112,8 @@ static void setup(void) {
 
 static void teardown(void) {
     kf_conv_free(conv);
-    kf_history_destroy(hist);
     kf_session_destroy(sessions);
-    kf_kb_free(kb);
-    kf_bot_free(bot);
-    char cmd[160];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    if (system(cmd) != 0) {
-    }
+    engine_base_close();
 }
 
 TestSuite(conv, .init = setup, .fini = teardown, .timeout = 60);

@@ -88,6 +88,20 @@ Test(desk, a_rejected_offer_goes_to_another_agent) {
     cr_expect_neq(kf_desk_reject(desk, a, "ann"), KF_ROUTING_OK);
 }
 
+/* Two customers ask for a person while only ben takes offers: both are
+ * offered to him (ann would be the least loaded for the second), none to ann. */
+static void both_offers_go_to_ben(events_t *eann, events_t *eben, const char *who) {
+    char a[33], b[33];
+    start_plain("u1", a);
+    start_plain("u2", b);
+    ask_human(a);
+    EXPECT_EVENT(eben, 0, "offer", a, NULL, "ben");
+    ask_human(b);
+    EXPECT_EVENT(eben, 0, "offer", b, NULL, "ben");
+    sync_topic(eann, "agent", "ann");
+    cr_expect_lt(find_event(eann, 0, "offer", NULL, NULL), 0, "%s got an offer", who);
+}
+
 Test(desk, the_last_console_closing_stops_offers_to_that_agent) {
     static events_t eann, eben;
     follow("agent", "ann", &eann);
@@ -99,16 +113,7 @@ Test(desk, the_last_console_closing_stops_offers_to_that_agent) {
     kf_desk_detach(desk, "ann");
     cr_expect_eq(presence("ann"), KF_ROUTING_OFFLINE, "the last console closed");
     on_duty("ben");
-    /* ben gets the first; ann would be the least loaded for the second if she were on duty */
-    char a[33], b[33];
-    start_plain("u1", a);
-    start_plain("u2", b);
-    ask_human(a);
-    EXPECT_EVENT(&eben, 0, "offer", a, NULL, "ben");
-    ask_human(b);
-    EXPECT_EVENT(&eben, 0, "offer", b, NULL, "ben");
-    sync_topic(&eann, "agent", "ann");
-    cr_expect_lt(find_event(&eann, 0, "offer", NULL, NULL), 0, "an agent with no console got an offer");
+    both_offers_go_to_ben(&eann, &eben, "an agent with no console");
 }
 
 Test(desk, an_offer_taken_by_another_agent_is_withdrawn_as_taken) {
@@ -167,15 +172,7 @@ Test(desk, an_agent_who_is_away_gets_no_offers) {
     cr_expect_eq(presence("ann"), KF_ROUTING_AWAY);
     cr_expect_eq(kf_agent_auth_status(auth, "ann", NULL), KF_AGENT_AWAY);
     on_duty("ben");
-    char a[33], b[33];
-    start_plain("u1", a);
-    start_plain("u2", b);
-    ask_human(a);
-    EXPECT_EVENT(&eben, 0, "offer", a, NULL, "ben");
-    ask_human(b);
-    EXPECT_EVENT(&eben, 0, "offer", b, NULL, "ben");
-    sync_topic(&eann, "agent", "ann");
-    cr_expect_lt(find_event(&eann, 0, "offer", NULL, NULL), 0, "an away agent got an offer");
+    both_offers_go_to_ben(&eann, &eben, "an away agent");
     /* back online: ann is the least loaded now */
     cr_assert_eq(kf_desk_set_status(desk, &ann, KF_AGENT_ONLINE), KF_ROUTING_OK);
     char c3[33];

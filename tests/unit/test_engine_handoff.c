@@ -16,7 +16,7 @@
 
 #include <cjson/cJSON.h>
 
-#include "demo_model.h"
+#include "engine_fixture.h"
 #include "cli/cli.h"
 #include "engine/conv.h"
 #include "engine/intent.h"
@@ -27,29 +27,14 @@
 
 #define ASK_HUMAN "I want to talk to a person"
 
-static char dir[64], db[128], model[PATH_MAX], err[512];
-static kf_bot_t *bot;
-static kf_kb_t *kb;
-static kf_history_t *hist;
 static kf_session_store_t *sessions;
 static kf_conv_t *conv, *expiry_target;
-static kf_loop_t *loop;
 static kf_routing_t *router;
 static kf_bus_t *bus;
 
 
 static void setup(void) {
-    snprintf(dir, sizeof dir, "/tmp/kefu-handoff-XXXXXX");
-    cr_assert(mkdtemp(dir));
-    snprintf(db, sizeof db, "%s/history.db", dir);
-    demo_model_find(model, sizeof model, dir);
-    cr_assert_eq(kf_intent_init(model, err, sizeof err), 0, "%s", err);
-    cr_assert(bot = kf_bot_load("bots/demo", err, sizeof err), "%s", err);
-    cr_assert(kb = kf_kb_open("bots/demo", err, sizeof err), "%s", err);
-    kf_history_sqlite_config_t hc = {.path = db};
-    cr_assert(hist = kf_history_sqlite_open(&hc, err, sizeof err), "%s", err);
-    loop = kf_loop_new();
-    kf_loop_set_current(loop);
+    engine_base_open("/tmp/kefu-handoff-XXXXXX");
     kf_session_mem_config_t sc = {.capacity = 100, .on_expire = kf_conv_session_expired, .expire_ud = &expiry_target};
     cr_assert(sessions = kf_session_mem_new(&sc, err, sizeof err), "%s", err);
     router = fx_router(NULL);
@@ -67,14 +52,8 @@ static void teardown(void) {
     for (int i = 0; i < 5; i++) kf_loop_run_once(loop, 1);
     kf_bus_destroy(bus);
     kf_routing_free(router);
-    kf_history_destroy(hist);
     kf_session_destroy(sessions);
-    kf_kb_free(kb);
-    kf_bot_free(bot);
-    char cmd[160];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    if (system(cmd) != 0) {
-    }
+    engine_base_close();
 }
 
 TestSuite(handoff, .init = setup, .fini = teardown, .timeout = 60);
