@@ -11,7 +11,8 @@
  * the next batch accumulates, so under load the cost of a commit is shared by
  * many messages; with little load a request is committed at once (no timer,
  * no added latency).  A single writer also makes seq assignment trivial:
- * last_seq + 1, read and updated inside the transaction.
+ * the conversation's last seq + 1, which the writer keeps in a cache of its
+ * own (history_sqlite_convs.c) instead of a column it would update.
  *
  * Durability.  The rule is that what a client was told survives kill -9 of
  * the process.  In WAL mode a COMMIT has write(2)n its frames into the WAL
@@ -71,7 +72,7 @@ struct kf_history_req {
 
 enum {
     W_BEGIN, W_COMMIT, W_ROLLBACK, W_SAVE, W_RELEASE, W_UNDO,
-    W_CREATE, W_CONV, W_DUP, W_INSERT, W_SETSEQ, W_CLOSE, W_ASSIGN, W__N
+    W_CREATE, W_CONV, W_DUP, W_INSERT, W_CLOSE, W_ASSIGN, W__N
 };
 
 static const char *const wsql[W__N] = {
@@ -82,11 +83,11 @@ static const char *const wsql[W__N] = {
     [W_RELEASE] = "RELEASE r",
     [W_UNDO] = "ROLLBACK TO r",
     [W_CREATE] = "INSERT INTO conversations(id, profile, started_at, status) VALUES (?1, ?2, ?3, 1)",
-    [W_CONV] = "SELECT num, last_seq, status FROM conversations WHERE id = ?1",
+    [W_CONV] = "SELECT num, status, (SELECT coalesce(max(seq), 0) FROM messages WHERE conv = conversations.num) "
+               "FROM conversations WHERE id = ?1",
     [W_DUP] = "SELECT seq FROM messages WHERE conv = ?1 AND client_msg_id = ?2",
     [W_INSERT] = "INSERT INTO messages(conv, seq, sender, text, client_msg_id, intent, confidence, entities, "
                  "created_at, author) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-    [W_SETSEQ] = "UPDATE conversations SET last_seq = ?2 WHERE num = ?1",
     /* an ended conversation keeps its end; a CSAT given now is recorded either way */
     [W_CLOSE] = "UPDATE conversations SET "
                 "ended_at = CASE WHEN status = 1 THEN ?3 ELSE ended_at END, "
@@ -163,15 +164,16 @@ static int fail(kf_history_req_t *r, int code, const char *what, sqlite3 *db) {
 
 static int code_of(int rc) { return (rc & 0xff) == SQLITE_CONSTRAINT ? KF_HISTORY_INVALID : KF_HISTORY_ERR; }
 
-/* Looks the conversation up: its num, last seq and status. */
-static int find_conv(kf_history_sqlite_t *s, kf_history_req_t *r, int64_t *num, int64_t *last, int *status) {
+/* The conversation's num, last seq and status: from the writer's cache, or
+ * read into it. */
+static int find_conv(kf_history_sqlite_t *s, kf_history_req_t *r, kf_history_conv_row_t **row) {
+    if ((*row = kf_history_conv_cache_find(s->convs, r->conv_id))) return KF_HISTORY_OK;
     sqlite3_stmt *st = s->wst[W_CONV];
     sqlite3_bind_text(st, 1, r->conv_id, KF_HISTORY_ID_LEN, SQLITE_STATIC);
     int rc = sqlite3_step(st);
     if (rc == SQLITE_ROW) {
-        *num = sqlite3_column_int64(st, 0);
-        *last = sqlite3_column_int64(st, 1);
-        *status = sqlite3_column_int(st, 2);
+        kf_history_conv_row_t v = {sqlite3_column_int64(st, 0), sqlite3_column_int64(st, 2), sqlite3_column_int(st, 1)};
+        *row = kf_history_conv_cache_put(s->convs, r->conv_id, &v);
     }
     sqlite3_reset(st);
     if (rc == SQLITE_ROW) return KF_HISTORY_OK;
@@ -190,7 +192,11 @@ static int run_create(kf_history_sqlite_t *s, kf_history_req_t *r) {
     sqlite3_bind_int64(st, 3, r->started_at);
     int rc = sqlite3_step(st);
     sqlite3_reset(st);
-    if (rc == SQLITE_DONE) return KF_HISTORY_OK;
+    if (rc == SQLITE_DONE) {
+        kf_history_conv_row_t v = {sqlite3_last_insert_rowid(s->wdb), 0, KF_HISTORY_OPEN};
+        kf_history_conv_cache_put(s->convs, r->conv_id, &v);
+        return KF_HISTORY_OK;
+    }
     if (rc == SQLITE_CONSTRAINT_UNIQUE || rc == SQLITE_CONSTRAINT_PRIMARYKEY ||
         sqlite3_extended_errcode(s->wdb) == SQLITE_CONSTRAINT_UNIQUE)
         return fail(r, KF_HISTORY_EXISTS, "conversation id already exists", NULL);
@@ -198,9 +204,10 @@ static int run_create(kf_history_sqlite_t *s, kf_history_req_t *r) {
 }
 
 static int run_append(kf_history_sqlite_t *s, kf_history_req_t *r) {
-    int64_t num, last;
-    int status, rc = find_conv(s, r, &num, &last, &status);
+    kf_history_conv_row_t *row;
+    int rc = find_conv(s, r, &row);
     if (rc != KF_HISTORY_OK) return rc;
+    int64_t num = row->num;
     int stopped = 0;
     for (size_t i = 0; i < r->n; i++) {
         const kf_history_msg_t *m = &r->msgs[i];
@@ -224,7 +231,7 @@ static int run_append(kf_history_sqlite_t *s, kf_history_req_t *r) {
         }
         sqlite3_stmt *st = s->wst[W_INSERT];
         sqlite3_bind_int64(st, 1, num);
-        sqlite3_bind_int64(st, 2, last + 1);
+        sqlite3_bind_int64(st, 2, row->last_seq + 1);
         sqlite3_bind_int(st, 3, (int)m->sender);
         sqlite3_bind_text(st, 4, m->text, -1, SQLITE_STATIC);
         bind_opt(st, 5, m->client_msg_id);
@@ -237,23 +244,21 @@ static int run_append(kf_history_sqlite_t *s, kf_history_req_t *r) {
         rc = sqlite3_step(st);
         sqlite3_reset(st);
         if (rc != SQLITE_DONE) return fail(r, code_of(rc), "append failed", s->wdb);
-        r->acks[i] = (kf_history_ack_t){++last, KF_HISTORY_INSERTED};
+        r->acks[i] = (kf_history_ack_t){++row->last_seq, KF_HISTORY_INSERTED};
     }
-    sqlite3_stmt *u = s->wst[W_SETSEQ];
-    sqlite3_bind_int64(u, 1, num);
-    sqlite3_bind_int64(u, 2, last);
-    rc = sqlite3_step(u);
-    sqlite3_reset(u);
-    return rc == SQLITE_DONE ? KF_HISTORY_OK : fail(r, KF_HISTORY_ERR, "append failed", s->wdb);
+    return KF_HISTORY_OK;
 }
 
 static int run_update(kf_history_sqlite_t *s, kf_history_req_t *r) {
-    int64_t num, last;
-    int status, rc = find_conv(s, r, &num, &last, &status);
+    kf_history_conv_row_t *row;
+    int rc = find_conv(s, r, &row);
     if (rc != KF_HISTORY_OK) return rc;
+    int64_t num = row->num;
+    /* rare: the next use reads the row again rather than mirror the UPDATE */
+    if (r->op == KF_HISTORY_OP_CLOSE) r->was_ended = row->status != KF_HISTORY_OPEN;
+    kf_history_conv_cache_forget(s->convs, r->conv_id);
     sqlite3_stmt *st;
     if (r->op == KF_HISTORY_OP_CLOSE) {
-        r->was_ended = status != KF_HISTORY_OPEN;
         st = s->wst[W_CLOSE];
         sqlite3_bind_int64(st, 1, num);
         sqlite3_bind_int(st, 2, (int)r->end_status);
@@ -307,13 +312,17 @@ static void run_batch(kf_history_sqlite_t *s, kf_history_req_t *batch, size_t n)
             r->status = fail(r, KF_HISTORY_ERR, "history savepoint failed", s->wdb);
         } else {
             r->status = run_one(s, r);
-            if (n > 1 && r->status != KF_HISTORY_OK && !sqlite3_get_autocommit(s->wdb)) step_simple(s, W_UNDO);
+            if (n > 1 && r->status != KF_HISTORY_OK && !sqlite3_get_autocommit(s->wdb)) {
+                step_simple(s, W_UNDO);
+                kf_history_conv_cache_forget(s->convs, r->conv_id); /* may have counted seqs just undone */
+            }
             if (n > 1 && !sqlite3_get_autocommit(s->wdb)) step_simple(s, W_RELEASE);
         }
         /* an I/O error can make SQLite roll the whole transaction back */
         if (sqlite3_get_autocommit(s->wdb)) lost = 1;
     }
     int committed = 0;
+    if (lost || (n == 1 && batch->status != KF_HISTORY_OK)) kf_history_conv_cache_clear(s->convs);
     if (lost) {
         fail_all(batch, "history transaction rolled back", s->wdb);
     } else if (n == 1 && batch->status != KF_HISTORY_OK) {
@@ -322,6 +331,7 @@ static void run_batch(kf_history_sqlite_t *s, kf_history_req_t *batch, size_t n)
         char why[120];
         snprintf(why, sizeof why, "history commit failed: %s", sqlite3_errmsg(s->wdb));
         if (!sqlite3_get_autocommit(s->wdb)) step_simple(s, W_ROLLBACK);
+        kf_history_conv_cache_clear(s->convs);
         fail_all(batch, why, NULL);
     } else {
         committed = 1;
@@ -583,6 +593,7 @@ static void free_store(kf_history_sqlite_t *s) {
     if (s->wst)
         for (int i = 0; i < W__N; i++) sqlite3_finalize(s->wst[i]);
     free(s->wst);
+    kf_history_conv_cache_free(s->convs);
     sqlite3_close(s->wdb);
     pthread_mutex_destroy(&s->mu);
     pthread_mutex_destroy(&s->rmu);
@@ -627,7 +638,8 @@ kf_history_t *kf_history_sqlite_open(const kf_history_sqlite_config_t *cfg, char
     pthread_mutex_init(&s->rmu, NULL);
     pthread_cond_init(&s->cv, NULL);
     s->wst = calloc(W__N, sizeof *s->wst);
-    if (!s->path || !s->wst) {
+    s->convs = kf_history_conv_cache_new(16384);
+    if (!s->path || !s->wst || !s->convs) {
         snprintf(err, errlen, "out of memory");
         goto fail;
     }

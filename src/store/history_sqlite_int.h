@@ -62,12 +62,30 @@ typedef struct {
     kf_history_ckpt_stats_t stats;
 } kf_history_ckpt_t;
 
+/* The writer's cache of conversation rows (history_sqlite_convs.c). */
+typedef struct {
+    int64_t num;      /* conversations.num */
+    int64_t last_seq; /* the last seq appended, 0 = none */
+    int status;       /* kf_history_status_t */
+} kf_history_conv_row_t;
+typedef struct kf_history_conv_cache kf_history_conv_cache_t;
+kf_history_conv_cache_t *kf_history_conv_cache_new(size_t capacity);
+void kf_history_conv_cache_free(kf_history_conv_cache_t *c);
+/* id: 32 hex digits.  find: NULL when absent.  put: inserts or replaces (a
+ * full cache is emptied first) and returns the cached row. */
+kf_history_conv_row_t *kf_history_conv_cache_find(kf_history_conv_cache_t *c, const char *id);
+kf_history_conv_row_t *kf_history_conv_cache_put(kf_history_conv_cache_t *c, const char *id,
+                                                 const kf_history_conv_row_t *row);
+void kf_history_conv_cache_forget(kf_history_conv_cache_t *c, const char *id);
+void kf_history_conv_cache_clear(kf_history_conv_cache_t *c);
+
 typedef struct {
     kf_history_t super;
     kf_history_sqlite_config_t cfg;
     char *path;
     sqlite3 *wdb;                /* the writer thread's own connection */
     sqlite3_stmt **wst;
+    kf_history_conv_cache_t *convs; /* writer thread only */
     pthread_t writer;
     pthread_mutex_t mu;          /* queue, stop flag and stats */
     pthread_cond_t cv;

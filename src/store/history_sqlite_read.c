@@ -15,14 +15,17 @@
 
 #include "store/history_sqlite_int.h"
 
+/* The last seq is the end of the conversation's range of the messages'
+ * clustered key: one seek (the writer keeps no column of it). */
+#define LAST_SEQ "(SELECT coalesce(max(seq), 0) FROM messages WHERE conv = conversations.num)"
 #define CONV_COLS                                                                                                 \
     "id, json_extract(profile, '$.user_id'), json_extract(profile, '$.name'), json_extract(profile, '$.language'), " \
     "coalesce(json_extract(profile, '$.vip_tier'), 0), started_at, ended_at, status, csat, csat_comment, agent_id, "  \
-    "last_seq, num"
+    LAST_SEQ ", num"
 
 static const char *const rsql[KF_HSR__N] = {
     [KF_HSR_CONV] = "SELECT " CONV_COLS " FROM conversations WHERE id = ?1",
-    [KF_HSR_NUM] = "SELECT num, last_seq FROM conversations WHERE id = ?1",
+    [KF_HSR_NUM] = "SELECT num, " LAST_SEQ " FROM conversations WHERE id = ?1",
     [KF_HSR_FETCH] = "SELECT seq, sender, text, client_msg_id, intent, confidence, entities, created_at, author "
                      "FROM messages WHERE conv = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
     [KF_HSR_FIND] = "SELECT seq FROM messages WHERE conv = ?1 AND client_msg_id = ?2",

@@ -10,8 +10,8 @@
  * Layout choices: conversations get a small integer key (num) that messages
  * refer to, so the messages' clustered key (num, seq) stays short; messages
  * are WITHOUT ROWID so one conversation's messages sit together and "after
- * seq N" is one range scan.  last_seq lives on the conversation row so the
- * writer assigns seqs without scanning.  The profile is a JSON object
+ * seq N" is one range scan, and a conversation's last seq is one seek to
+ * the end of its range.  The profile is a JSON object
  * (SQLite's JSON functions read it) so routing can add fields without a
  * migration. */
 #include <stdio.h>
@@ -65,6 +65,10 @@ static const char *const migrations[] = {
     "DROP TABLE messages;"
     "ALTER TABLE messages2 RENAME TO messages;"
     "CREATE UNIQUE INDEX messages_client_msg ON messages(conv, client_msg_id) WHERE client_msg_id IS NOT NULL;",
+    /* 2 -> 3: the last seq is max(seq) of the conversation's messages; the
+     * writer keeps it in memory (history_sqlite_convs.c) rather than dirty
+     * a conversations page in every commit. */
+    "ALTER TABLE conversations DROP COLUMN last_seq;",
 };
 
 #define NMIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
