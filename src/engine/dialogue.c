@@ -572,30 +572,63 @@ const char *kf_dlg_slot(const kf_dlg_state_t *st, const char *name) {
     return i < 0 ? NULL : st->active.vals[i];
 }
 
-static cJSON *frame_json(const frame_t *f) {
-    if (!f->flow) return cJSON_CreateNull();
-    cJSON *o = cJSON_CreateObject(), *slots = cJSON_CreateObject();
-    cJSON_AddStringToObject(o, "flow", f->flow->name);
-    cJSON_AddNumberToObject(o, "step", f->step);
-    cJSON_AddNumberToObject(o, "retries", f->retries);
-    for (size_t i = 0; i < f->flow->n_slots; i++)
-        if (f->vals[i]) cJSON_AddStringToObject(slots, f->flow->slots[i].name, f->vals[i]);
-    cJSON_AddItemToObject(o, "slots", slots);
-    return o;
+/* The state is written and read for every customer message (the session
+ * store keeps it as JSON text), so it is written straight into a buffer:
+ * a cJSON tree, its mallocs and its printf of numbers were a visible share
+ * of the event loop.  The shape and key order are the ones cJSON gave, and
+ * idle_from_json below knows the idle text by heart: change them together. */
+static void put_int(kf_buf_t *b, long long v) {
+    char d[24], *p = d + sizeof d;
+    unsigned long long u = v < 0 ? 0 - (unsigned long long)v : (unsigned long long)v;
+    do *--p = (char)('0' + u % 10);
+    while (u /= 10);
+    if (v < 0) *--p = '-';
+    kf_buf_append(b, p, (size_t)(d + sizeof d - p));
+}
+
+static void put_str(kf_buf_t *b, const char *s) { kf_buf_json_str(b, s, strlen(s)); }
+
+static void frame_write(kf_buf_t *b, const frame_t *f) {
+    if (!f->flow) {
+        kf_buf_puts(b, "null");
+        return;
+    }
+    kf_buf_puts(b, "{\"flow\":");
+    put_str(b, f->flow->name);
+    kf_buf_puts(b, ",\"step\":");
+    put_int(b, f->step);
+    kf_buf_puts(b, ",\"retries\":");
+    put_int(b, f->retries);
+    kf_buf_puts(b, ",\"slots\":{");
+    const char *sep = "";
+    for (size_t i = 0; i < f->flow->n_slots; i++) {
+        if (!f->vals[i]) continue;
+        kf_buf_puts(b, sep);
+        sep = ",";
+        put_str(b, f->flow->slots[i].name);
+        kf_buf_puts(b, ":");
+        put_str(b, f->vals[i]);
+    }
+    kf_buf_puts(b, "}}");
 }
 
 char *kf_dlg_state_to_json(const kf_dlg_state_t *st) {
-    cJSON *o = cJSON_CreateObject();
-    if (!o) return NULL;
-    cJSON_AddNumberToObject(o, "v", 1);
-    cJSON_AddNumberToObject(o, "turn", st->turn);
-    cJSON_AddStringToObject(o, "lang", st->lang);
-    cJSON_AddBoolToObject(o, "waiting", st->waiting);
-    cJSON_AddItemToObject(o, "active", frame_json(&st->active));
-    cJSON_AddItemToObject(o, "paused", frame_json(&st->paused));
-    char *s = cJSON_PrintUnformatted(o);
-    cJSON_Delete(o);
-    return s;
+    kf_buf_t b;
+    kf_buf_init(&b);
+    kf_buf_puts(&b, "{\"v\":1,\"turn\":");
+    put_int(&b, st->turn);
+    kf_buf_puts(&b, ",\"lang\":");
+    put_str(&b, st->lang);
+    kf_buf_puts(&b, st->waiting ? ",\"waiting\":true,\"active\":" : ",\"waiting\":false,\"active\":");
+    frame_write(&b, &st->active);
+    kf_buf_puts(&b, ",\"paused\":");
+    frame_write(&b, &st->paused);
+    kf_buf_puts(&b, "}");
+    if (b.oom) {
+        kf_buf_free(&b);
+        return NULL;
+    }
+    return b.data; /* heap-owned (kf_buf_init): the caller's free() releases it */
 }
 
 /* A frame from JSON; a flow the bot lost, or a step out of range, leaves it empty. */
@@ -619,9 +652,42 @@ static int frame_from(const kf_bot_t *bot, const cJSON *j, frame_t *f) {
     return 0;
 }
 
+/* The idle state (no flow, nothing paused, no webhook out) read without
+ * cJSON: it is most conversations' state, and it is loaded for every
+ * customer message.  Only the exact text kf_dlg_state_to_json writes for it
+ * is taken; anything else (whitespace, escapes, a long lang, a turn out of
+ * range, frames) returns 0 and goes to the full parser, so this can only be
+ * faster, never different.  Must stay in step with the writer above. */
+static int idle_from_json(const char *js, kf_dlg_state_t *st) {
+    static const char head[] = "{\"v\":1,\"turn\":", mid[] = ",\"lang\":\"",
+                      tail[] = "\",\"waiting\":false,\"active\":null,\"paused\":null}";
+    if (strncmp(js, head, sizeof head - 1)) return 0;
+    const char *p = js + sizeof head - 1, *digits = p;
+    unsigned long long t = 0;
+    for (; *p >= '0' && *p <= '9'; p++) {
+        if (p - digits == 10) return 0; /* also keeps t from overflowing */
+        t = t * 10 + (unsigned)(*p - '0');
+    }
+    /* The writer gives no leading zeros; the slow path keeps turns below 4e9. */
+    if (p == digits || (*digits == '0' && p - digits > 1) || t >= 4000000000ULL) return 0;
+    if (strncmp(p, mid, sizeof mid - 1)) return 0;
+    p += sizeof mid - 1;
+    size_t n = 0;
+    while (n < sizeof st->lang && p[n] != '"' && p[n] != '\\' && (unsigned char)p[n] >= 0x20) n++;
+    if (n >= sizeof st->lang || strcmp(p + n, tail)) return 0;
+    memcpy(st->lang, p, n);
+    st->lang[n] = '\0';
+    st->turn = (unsigned)t;
+    return 1;
+}
+
 kf_dlg_state_t *kf_dlg_state_from_json(const kf_bot_t *bot, const char *json, char *err, size_t errlen) {
+    kf_dlg_state_t idle = {0}, *st = NULL;
+    if (json && idle_from_json(json, &idle)) {
+        if ((st = kf_dlg_state_new())) *st = idle;
+        return st;
+    }
     cJSON *o = json ? cJSON_Parse(json) : NULL;
-    kf_dlg_state_t *st = NULL;
     if (!cJSON_IsObject(o)) {
         if (err && errlen) snprintf(err, errlen, "dialogue state is not a JSON object");
         goto out;

@@ -4,6 +4,7 @@
  * the trigger, validation and retry limits, deny, cancel, digression and
  * resume, webhook answers and failures, and the state's JSON round trip.
  * Run from the repository root. */
+#include <cjson/cJSON.h>
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <string.h>
@@ -358,6 +359,109 @@ Test(dialogue, state_json_from_another_bot_or_garbage) {
     cr_expect_null(kf_dlg_state_from_json(bot, "[1,2", err, sizeof err));
     cr_expect_null(kf_dlg_state_from_json(bot, "{\"active\":7}", err, sizeof err));
     cr_expect_null(kf_dlg_state_from_json(bot, NULL, err, sizeof err));
+}
+
+/* ---- the state's JSON text ------------------------------------------- */
+
+/* JS through kf_dlg_state_from_json and back to text; NULL when it did not parse. */
+static char *reread(const char *js) {
+    kf_dlg_state_t *s = kf_dlg_state_from_json(bot, js, err, sizeof err);
+    if (!s) return NULL;
+    char *back = kf_dlg_state_to_json(s);
+    kf_dlg_state_free(s);
+    return back;
+}
+
+static void expect_reread(const char *js, const char *want) {
+    char *got = reread(js);
+    cr_assert(got, "%s did not parse: %s", js, err);
+    cr_expect_str_eq(got, want, "from %s", js);
+    free(got);
+}
+
+#define IDLE_TAIL "\"waiting\":false,\"active\":null,\"paused\":null}"
+
+Test(dialogue, state_json_idle_text_is_exact) {
+    for (int i = 0; i < 3; i++) say("opening_hours", 0.9, "when are you open?", "en", NULL, NULL);
+    cr_assert_null(kf_dlg_active_flow(st));
+    char *js = kf_dlg_state_to_json(st);
+    cr_assert(js);
+    cr_expect_str_eq(js, "{\"v\":1,\"turn\":3,\"lang\":\"en\"," IDLE_TAIL);
+    free(js);
+}
+
+Test(dialogue, state_json_idle_round_trip) {
+    for (int i = 0; i < 12; i++) say("opening_hours", 0.9, "几点开门", "zh", NULL, NULL);
+    char *js = kf_dlg_state_to_json(st);
+    cr_assert(js);
+    cr_expect_str_eq(js, "{\"v\":1,\"turn\":12,\"lang\":\"zh\"," IDLE_TAIL);
+    expect_reread(js, js);
+    free(js);
+    /* the turn goes on counting from where it was; the language survives for webhooks */
+    expect_reread("{\"v\":1,\"turn\":0,\"lang\":\"\"," IDLE_TAIL, "{\"v\":1,\"turn\":0,\"lang\":\"\"," IDLE_TAIL);
+    expect_reread("{\"v\":1,\"turn\":3999999999,\"lang\":\"abcdefghijklmno\"," IDLE_TAIL,
+                  "{\"v\":1,\"turn\":3999999999,\"lang\":\"abcdefghijklmno\"," IDLE_TAIL);
+}
+
+Test(dialogue, state_json_active_and_paused_round_trip) {
+    say("transfer_money", 0.9, "send 50 USD", "en", "money", "50.00 USD");
+    say("oos", 0.2, "Li \"Lei\"\\ \t\x01 的账户", "en", NULL, NULL); /* a text slot needing escapes */
+    cr_assert_str_eq(kf_dlg_slot(st, "recipient"), "Li \"Lei\"\\ \t\x01 的账户");
+    say("lost_or_stolen_card", 0.9, "block my card ending 1234", "en", "card_last4", "1234");
+    cr_assert_str_eq(kf_dlg_active_flow(st), "block_card");
+    cr_assert_str_eq(kf_dlg_paused_flow(st), "transfer_money");
+    char *js = kf_dlg_state_to_json(st);
+    cr_assert(js);
+    cr_expect(strstr(js, "\"paused\":{\"flow\":\"transfer_money\",\"step\":2,\"retries\":0,"
+                         "\"slots\":{\"amount\":\"50.00 USD\",\"recipient\":\"Li \\\"Lei\\\"\\\\ \\t\\u0001 的账户\"}}}"),
+              "%s", js);
+    cr_expect(strstr(js, "\"active\":{\"flow\":\"block_card\""), "%s", js);
+    cr_expect(strstr(js, "\"card_last4\":\"1234\""), "%s", js);
+    cJSON *tree = cJSON_Parse(js); /* the text is what the cJSON writer gave before */
+    char *printed = cJSON_PrintUnformatted(tree);
+    cr_expect_str_eq(printed, js);
+    free(printed);
+    cJSON_Delete(tree);
+    kf_dlg_state_t *back = kf_dlg_state_from_json(bot, js, err, sizeof err);
+    cr_assert(back, "%s", err);
+    char *js2 = kf_dlg_state_to_json(back);
+    cr_expect_str_eq(js2, js);
+    free(js2);
+    free(js);
+    kf_dlg_state_free(st);
+    st = back;
+    say("cancel", 0.9, "no", "en", NULL, NULL); /* the paused transfer is offered back, slots intact */
+    say("affirm", 0.9, "yes", "en", NULL, NULL);
+    expect_text(0, "Transfer 50.00 USD to Li \"Lei\"");
+}
+
+/* Texts the idle fast path must leave to cJSON; each still reads as cJSON reads it. */
+Test(dialogue, state_json_near_misses_take_the_full_parser) {
+    const char *en3 = "{\"v\":1,\"turn\":3,\"lang\":\"en\"," IDLE_TAIL, *en0 = "{\"v\":1,\"turn\":0,\"lang\":\"en\"," IDLE_TAIL;
+    expect_reread("{\"v\":1, \"turn\":3,\"lang\":\"en\"," IDLE_TAIL, en3);
+    expect_reread(" {\"v\":1,\"turn\":3,\"lang\":\"en\"," IDLE_TAIL, en3);
+    expect_reread("{\"v\":1,\"turn\":3,\"lang\":\"en\",\"waiting\":false,\"active\":null,\"paused\":null }", en3);
+    expect_reread("{\"v\":2,\"turn\":3,\"lang\":\"en\"," IDLE_TAIL, en3);
+    expect_reread("{\"v\":1,\"turn\":3,\"lang\":\"en\",\"waiting\":true,\"active\":null,\"paused\":null}", en3);
+    expect_reread("{\"v\":1,\"turn\":3,\"lang\":\"e\\u006e\"," IDLE_TAIL, en3);
+    expect_reread("{\"v\":1,\"turn\":3,\"lang\":\"e\\\"n\"," IDLE_TAIL, "{\"v\":1,\"turn\":3,\"lang\":\"e\\\"n\"," IDLE_TAIL);
+    expect_reread("{\"v\":1,\"turn\":12345678901234567890,\"lang\":\"en\"," IDLE_TAIL, en0);
+    expect_reread("{\"v\":1,\"turn\":18446744073709551619,\"lang\":\"en\"," IDLE_TAIL, en0); /* 2^64 + 3 */
+    expect_reread("{\"v\":1,\"turn\":4000000000,\"lang\":\"en\"," IDLE_TAIL, en0);
+    expect_reread("{\"v\":1,\"turn\":-3,\"lang\":\"en\"," IDLE_TAIL, en0);
+    expect_reread("{\"v\":1,\"turn\":3.5,\"lang\":\"en\"," IDLE_TAIL, en3);
+    expect_reread("{\"v\":1,\"turn\":\"3\",\"lang\":\"en\"," IDLE_TAIL, en0);
+    /* 16 bytes of lang: the full parser keeps the first 15 */
+    expect_reread("{\"v\":1,\"turn\":3,\"lang\":\"abcdefghijklmnop\"," IDLE_TAIL,
+                  "{\"v\":1,\"turn\":3,\"lang\":\"abcdefghijklmno\"," IDLE_TAIL);
+    expect_reread("{\"v\":1,\"turn\":3,\"lang\":\"en\",\"waiting\":false,\"active\":null}", en3);
+    expect_reread("{\"v\":1,\"turn\":3,\"lang\":\"en\"," IDLE_TAIL "x", en3); /* cJSON ignores a tail */
+    /* cut short, or not the idle shape at all: errors as before */
+    cr_expect_null(reread("{\"v\":1,\"turn\":3,\"lang\":\"en\",\"waiting\":false,\"active\":null,\"paused\":null"));
+    cr_expect_null(reread("{\"v\":1,\"turn\":3,\"lang\":\"en"));
+    cr_expect_null(reread("{\"v\":1,\"turn\":"));
+    cr_expect_null(reread(""));
+    cr_expect_null(reread("{\"v\":1,\"turn\":3,\"lang\":\"en\",\"waiting\":false,\"active\":7,\"paused\":null}"));
 }
 
 Test(dialogue, unknown_language_uses_the_default) {
