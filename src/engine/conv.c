@@ -146,6 +146,11 @@ long kf_conv_utf8_count(const char *s, size_t len) {
 
 int kf_conv_message(kf_conv_t *c, const char *conv_id, const char *text, size_t len, const char *client_msg_id,
                     kf_loop_t *loop, kf_conv_done_fn fn, void *ud) {
+    return kf_conv_message_from(c, conv_id, text, len, client_msg_id, 0, loop, fn, ud);
+}
+
+int kf_conv_message_from(kf_conv_t *c, const char *conv_id, const char *text, size_t len, const char *client_msg_id,
+                         uint64_t origin, kf_loop_t *loop, kf_conv_done_fn fn, void *ud) {
     if (!c || !fn || !loop || !text || !kf_history_valid_id(conv_id)) return KF_CONV_INVALID;
     long cps = kf_conv_utf8_count(text, len);
     if (cps < 1 || cps > KF_CONV_MAX_TEXT) return KF_CONV_INVALID;
@@ -159,6 +164,7 @@ int kf_conv_message(kf_conv_t *c, const char *conv_id, const char *text, size_t 
     memcpy(job->text, text, len);
     job->text[len] = 0;
     job->len = len;
+    job->origin = origin;
     return submit(c, job);
 }
 

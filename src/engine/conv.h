@@ -117,6 +117,12 @@ int kf_conv_create(kf_conv_t *c, const kf_history_profile_t *profile, kf_loop_t 
  * Returns KF_CONV_OK (fn will run exactly once) or a negative code (fn never runs). */
 int kf_conv_message(kf_conv_t *c, const char *conv_id, const char *text, size_t len, const char *client_msg_id,
                     kf_loop_t *loop, kf_conv_done_fn fn, void *ud);
+/* The same, from a channel that follows the conversation's events itself and
+ * gets this message's ack and replies from fn (the customer's WebSocket):
+ * origin is its subscription's kf_bus_sub_id.  The message's events are then
+ * published only when someone else listens. */
+int kf_conv_message_from(kf_conv_t *c, const char *conv_id, const char *text, size_t len, const char *client_msg_id,
+                         uint64_t origin, kf_loop_t *loop, kf_conv_done_fn fn, void *ud);
 
 /* 1 when s is a well-formed client_msg_id: 1..KF_CONV_MAX_CLIENT_ID of [A-Za-z0-9._:-]. */
 int kf_conv_valid_client_id(const char *s);

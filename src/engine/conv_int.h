@@ -58,6 +58,7 @@ struct kf_conv_job {
     char *text;
     size_t len;
     char *client_msg_id;
+    uint64_t origin; /* the sender's bus subscription (kf_conv_message_from), 0 = none */
     /* close */
     int csat;
     int csat_new;          /* the conversation had no rating yet */

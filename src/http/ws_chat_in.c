@@ -16,6 +16,7 @@
 #include "http/ws_chat.h"
 #include "loop/loop.h"
 #include "obs/log.h"
+#include "queue/bus.h"
 #include "store/history.h"
 
 #define MAX_PROFILE_STR 128
@@ -280,8 +281,8 @@ static void on_message(kf_wschat_conn_t *c, const cJSON *frame) {
         return;
     }
     memcpy(p->client_msg_id, cmid, strlen(cmid) + 1);
-    int rc = kf_conv_message(kf_wschat_cfg.conv, c->conv_id, text->valuestring, strlen(text->valuestring), cmid,
-                             kf_loop_current(), on_replied, p);
+    int rc = kf_conv_message_from(kf_wschat_cfg.conv, c->conv_id, text->valuestring, strlen(text->valuestring), cmid,
+                                  kf_bus_sub_id(c->sub), kf_loop_current(), on_replied, p);
     if (rc != KF_CONV_OK) {
         kf_wschat_send_error(c, kf_wsconn_error_code(rc), kf_conv_strerror(rc), cmid);
         pending_end(p);

@@ -7,6 +7,7 @@
  * (conversation ids) and kf_agents_valid_id (agent ids, skill slugs). */
 #include "queue/bus.h"
 
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -54,6 +55,18 @@ int kf_bus_topic(char out[KF_BUS_TOPIC_MAX + 1], const char *kind, const char *i
 kf_bus_sub_t *kf_bus_subscribe(kf_bus_t *b, const char *topic, kf_loop_t *loop, kf_bus_fn fn, void *ud) {
     if (!b || !loop || !fn || !kf_bus_topic_valid(topic)) return NULL;
     return b->ops->subscribe(b, topic, loop, fn, ud);
+}
+
+uint64_t kf_bus_new_sub_id(void) {
+    static atomic_uint_fast64_t last_id;
+    return atomic_fetch_add(&last_id, 1) + 1;
+}
+
+uint64_t kf_bus_sub_id(const kf_bus_sub_t *s) { return s ? s->id : 0; }
+
+int kf_bus_listeners(kf_bus_t *b, const char *topic, uint64_t except) {
+    if (!b || !kf_bus_topic_valid(topic)) return 0;
+    return b->ops->listeners ? b->ops->listeners(b, topic, except) : 1;
 }
 
 void kf_bus_unsubscribe(kf_bus_sub_t *s) {

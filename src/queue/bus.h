@@ -81,6 +81,9 @@ typedef struct kf_bus_ops {
     void (*unsubscribe)(kf_bus_sub_t *s);
     /* Subscribers that will receive the event (>= 0), or a KF_BUS_ error. */
     int (*publish)(kf_bus_t *b, const char *topic, const char *json, size_t len);
+    /* Optional: subscriptions of topic other than the one with id except
+     * (0: none excepted).  NULL in a bus that cannot tell (other nodes). */
+    int (*listeners)(kf_bus_t *b, const char *topic, uint64_t except);
     void (*stats)(kf_bus_t *b, kf_bus_stats_t *out);
     void (*destroy)(kf_bus_t *b);
 } kf_bus_ops_t;
@@ -91,7 +94,10 @@ struct kf_bus {
 /* Every implementation's subscription starts with this. */
 struct kf_bus_sub {
     kf_bus_t *bus;
+    uint64_t id; /* kf_bus_new_sub_id(), set before the subscription is reachable */
 };
+/* For implementations: a fresh subscription id (never 0, never reused). */
+uint64_t kf_bus_new_sub_id(void);
 
 /* ---- generic calls (bus.c): argument checks, then the implementation ---- */
 
@@ -103,6 +109,15 @@ int kf_bus_topic(char out[KF_BUS_TOPIC_MAX + 1], const char *kind, const char *i
 kf_bus_sub_t *kf_bus_subscribe(kf_bus_t *b, const char *topic, kf_loop_t *loop, kf_bus_fn fn, void *ud);
 void kf_bus_unsubscribe(kf_bus_sub_t *s);
 int kf_bus_publish(kf_bus_t *b, const char *topic, const char *json, size_t len);
+/* The subscription's id (0 for NULL): unlike its address, never reused, so a
+ * publisher may hold it beyond the subscription's life. */
+uint64_t kf_bus_sub_id(const kf_bus_sub_t *s);
+/* Whether publishing to topic now would reach anyone besides the
+ * subscription with id except: 0 only when surely nobody (a publisher may
+ * then skip building the event; a subscription made a moment later is one
+ * made after the publish).  A bus that cannot tell answers 1; NULL bus or an
+ * invalid topic, 0. */
+int kf_bus_listeners(kf_bus_t *b, const char *topic, uint64_t except);
 void kf_bus_stats(kf_bus_t *b, kf_bus_stats_t *out);
 /* Every subscription must be unsubscribed (and its loop run once) first. */
 void kf_bus_destroy(kf_bus_t *b);

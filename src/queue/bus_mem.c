@@ -287,6 +287,7 @@ static kf_bus_sub_t *mem_subscribe(kf_bus_t *b, const char *topic, kf_loop_t *lo
     mem_sub_t *s = calloc(1, sizeof *s);
     if (!s) return NULL;
     s->base.bus = b;
+    s->base.id = kf_bus_new_sub_id();
     s->mb = mb;
     s->loop = loop;
     s->fn = fn;
@@ -355,6 +356,18 @@ static int mem_publish(kf_bus_t *b, const char *topic, const char *json, size_t 
     return n;
 }
 
+static int mem_listeners(kf_bus_t *b, const char *topic, uint64_t except) {
+    mem_bus_t *mb = (mem_bus_t *)b;
+    uint32_t h = hash_str(topic);
+    stripe_t *st = stripe_of(mb, h);
+    int n = 0;
+    pthread_mutex_lock(&st->mu);
+    topic_t *t = topic_find(st, h, topic);
+    for (mem_sub_t *s = t ? t->subs : NULL; s; s = s->next) n += s->base.id != except;
+    pthread_mutex_unlock(&st->mu);
+    return n;
+}
+
 static void mem_stats(kf_bus_t *b, kf_bus_stats_t *out) {
     mem_bus_t *mb = (mem_bus_t *)b;
     out->published = atomic_load(&mb->published);
@@ -378,6 +391,7 @@ static const kf_bus_ops_t mem_ops = {
     .subscribe = mem_subscribe,
     .unsubscribe = mem_unsubscribe,
     .publish = mem_publish,
+    .listeners = mem_listeners,
     .stats = mem_stats,
     .destroy = mem_destroy,
 };

@@ -349,3 +349,33 @@ Test(handoff, a_customer_who_leaves_stops_waiting_and_the_next_moves_up) {
     cr_expect_eq(eb.position[0], 1);
     kf_bus_unsubscribe(sb);
 }
+
+/* The customer's own channel gets its message's replies from the completion;
+ * the events go out only when somebody else (an agent, another tab) follows. */
+Test(handoff, a_message_is_published_only_for_other_listeners) {
+    char a[33];
+    start_conv(0, "u1", a);
+    events_t mine = {0}, agent = {0};
+    kf_bus_sub_t *own = follow("conv", a, &mine);
+    res_t r = {0};
+    cr_assert_eq(kf_conv_message_from(conv, a, "hello", 5, NULL, kf_bus_sub_id(own), loop, on_done, &r), KF_CONV_OK);
+    run_until(&r.done);
+    drain();
+    cr_expect_eq(mine.n, 0, "the sender alone: %d events built for nobody", mine.n);
+    kf_bus_sub_t *watcher = follow("conv", a, &agent);
+    res_t r2 = {0};
+    cr_assert_eq(kf_conv_message_from(conv, a, "thanks", 6, NULL, kf_bus_sub_id(own), loop, on_done, &r2), KF_CONV_OK);
+    run_until(&r2.done);
+    drain();
+    cr_assert_eq(agent.n, (int)(1 + r2.n), "the customer's message and %zu replies", r2.n);
+    cr_expect_str_eq(agent.from[0], "customer");
+    cr_expect_eq(agent.seq[0], r2.ack);
+    cr_expect_eq(mine.n, agent.n, "the sender's subscription hears them too (and drops them by seq)");
+    /* from another channel (REST) the sender's subscription is a listener like any other */
+    kf_bus_unsubscribe(watcher);
+    say(a, "bye");
+    drain();
+    cr_expect_gt(mine.n, agent.n);
+    kf_bus_unsubscribe(own);
+    drain();
+}

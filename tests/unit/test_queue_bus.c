@@ -306,3 +306,34 @@ Test(bus, busy_subscription_yields_its_loop) {
     kf_bus_destroy(b);
     kf_loop_free(l);
 }
+
+Test(bus, listeners_counts_who_else_would_hear) {
+    kf_bus_t *b = kf_bus_mem_new(NULL);
+    kf_loop_t *l = kf_loop_new();
+    rec_t r = {0};
+    cr_assert_eq(kf_bus_listeners(b, CONV_A, 0), 0);
+    cr_assert_eq(kf_bus_listeners(b, "conv:x", 0), 0, "an invalid topic has nobody");
+    cr_assert_eq(kf_bus_listeners(NULL, CONV_A, 0), 0);
+    kf_bus_sub_t *s1 = kf_bus_subscribe(b, CONV_A, l, on_event, &r);
+    kf_bus_sub_t *s2 = kf_bus_subscribe(b, CONV_A, l, on_event, &r);
+    kf_bus_sub_t *other = kf_bus_subscribe(b, "agents", l, on_event, &r);
+    cr_assert(s1 && s2 && other);
+    uint64_t id1 = kf_bus_sub_id(s1), id2 = kf_bus_sub_id(s2);
+    cr_assert(id1 && id2 && id1 != id2 && kf_bus_sub_id(other) != id1 && kf_bus_sub_id(other) != id2);
+    cr_assert_eq(kf_bus_sub_id(NULL), 0);
+    cr_assert_eq(kf_bus_listeners(b, CONV_A, 0), 2);
+    cr_assert_eq(kf_bus_listeners(b, CONV_A, id1), 1, "everyone but the sender");
+    kf_bus_unsubscribe(s2);
+    cr_assert_eq(kf_bus_listeners(b, CONV_A, id1), 0, "only the sender is left");
+    cr_assert_eq(kf_bus_listeners(b, CONV_A, id2), 1, "a gone subscription's id excepts nobody else");
+    /* ids are not reused, even where memory is */
+    kf_bus_sub_t *s3 = kf_bus_subscribe(b, CONV_A, l, on_event, &r);
+    cr_assert(kf_bus_sub_id(s3) != id2 && kf_bus_sub_id(s3) != id1);
+    cr_assert_eq(kf_bus_listeners(b, CONV_A, id2), 2);
+    kf_bus_unsubscribe(s1);
+    kf_bus_unsubscribe(s3);
+    kf_bus_unsubscribe(other);
+    settle(l);
+    kf_bus_destroy(b);
+    kf_loop_free(l);
+}
