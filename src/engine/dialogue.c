@@ -5,8 +5,9 @@
  * the customer (ask, confirm) or the engine (webhook, handoff), so the state
  * at rest is always "waiting for a message" or "waiting for a webhook".
  * Texts come from the bot in the message's language; the few built-in texts
- * (cancelled, resume offer, invalid answer) exist for flows that give none. */
-#include "engine/dialogue.h"
+ * (cancelled, resume offer, invalid answer) exist for flows that give none.
+ * The state's JSON text for the session store is in dialogue_json.c. */
+#include "engine/dialogue_int.h"
 
 #include <cjson/cJSON.h>
 #include <stdarg.h>
@@ -14,21 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bot/flow.h"
 #include "util/buf.h"
-
-typedef struct {
-    const kf_flow_t *flow; /* NULL: no flow */
-    int step, retries;
-    char **vals; /* flow->n_slots values; NULL = not filled */
-} frame_t;
-
-struct kf_dlg_state {
-    frame_t active, paused;
-    int waiting; /* a webhook call of the active flow is out */
-    unsigned turn; /* picks response variations: deterministic, and varied across turns */
-    char lang[16];
-};
 
 typedef struct {
     const kf_bot_t *bot;
@@ -51,31 +38,6 @@ static const char *builtin(const char *lang, const char *what) {
     if (!strcmp(what, "resume")) return zh ? "要继续刚才的事情吗？" : "Shall we continue where we left off?";
     if (!strcmp(what, "invalid")) return zh ? "抱歉，这个回答我没看懂。" : "Sorry, that doesn't look right.";
     return zh ? "抱歉，出了点问题。" : "Sorry, something went wrong.";
-}
-
-/* ---- frames ------------------------------------------------------------ */
-
-static void frame_clear(frame_t *f) {
-    if (f->vals && f->flow)
-        for (size_t i = 0; i < f->flow->n_slots; i++) free(f->vals[i]);
-    free(f->vals);
-    memset(f, 0, sizeof *f);
-}
-
-static int frame_start(frame_t *f, const kf_flow_t *flow) {
-    frame_clear(f);
-    f->vals = calloc(flow->n_slots ? flow->n_slots : 1, sizeof *f->vals);
-    if (!f->vals) return -1;
-    f->flow = flow;
-    return 0;
-}
-
-static int frame_set(frame_t *f, int slot, const char *v) {
-    char *d = strdup(v);
-    if (!d) return -1;
-    free(f->vals[slot]);
-    f->vals[slot] = d;
-    return 0;
 }
 
 /* ---- output ------------------------------------------------------------ */
@@ -570,142 +532,4 @@ const char *kf_dlg_step_id(const kf_dlg_state_t *st) {
 const char *kf_dlg_slot(const kf_dlg_state_t *st, const char *name) {
     int i = st->active.flow ? kf_flow_slot_index(st->active.flow, name) : -1;
     return i < 0 ? NULL : st->active.vals[i];
-}
-
-/* The state is written and read for every customer message (the session
- * store keeps it as JSON text), so it is written straight into a buffer:
- * a cJSON tree, its mallocs and its printf of numbers were a visible share
- * of the event loop.  The shape and key order are the ones cJSON gave, and
- * idle_from_json below knows the idle text by heart: change them together. */
-static void put_int(kf_buf_t *b, long long v) {
-    char d[24], *p = d + sizeof d;
-    unsigned long long u = v < 0 ? 0 - (unsigned long long)v : (unsigned long long)v;
-    do *--p = (char)('0' + u % 10);
-    while (u /= 10);
-    if (v < 0) *--p = '-';
-    kf_buf_append(b, p, (size_t)(d + sizeof d - p));
-}
-
-static void put_str(kf_buf_t *b, const char *s) { kf_buf_json_str(b, s, strlen(s)); }
-
-static void frame_write(kf_buf_t *b, const frame_t *f) {
-    if (!f->flow) {
-        kf_buf_puts(b, "null");
-        return;
-    }
-    kf_buf_puts(b, "{\"flow\":");
-    put_str(b, f->flow->name);
-    kf_buf_puts(b, ",\"step\":");
-    put_int(b, f->step);
-    kf_buf_puts(b, ",\"retries\":");
-    put_int(b, f->retries);
-    kf_buf_puts(b, ",\"slots\":{");
-    const char *sep = "";
-    for (size_t i = 0; i < f->flow->n_slots; i++) {
-        if (!f->vals[i]) continue;
-        kf_buf_puts(b, sep);
-        sep = ",";
-        put_str(b, f->flow->slots[i].name);
-        kf_buf_puts(b, ":");
-        put_str(b, f->vals[i]);
-    }
-    kf_buf_puts(b, "}}");
-}
-
-char *kf_dlg_state_to_json(const kf_dlg_state_t *st) {
-    kf_buf_t b;
-    kf_buf_init(&b);
-    kf_buf_puts(&b, "{\"v\":1,\"turn\":");
-    put_int(&b, st->turn);
-    kf_buf_puts(&b, ",\"lang\":");
-    put_str(&b, st->lang);
-    kf_buf_puts(&b, st->waiting ? ",\"waiting\":true,\"active\":" : ",\"waiting\":false,\"active\":");
-    frame_write(&b, &st->active);
-    kf_buf_puts(&b, ",\"paused\":");
-    frame_write(&b, &st->paused);
-    kf_buf_puts(&b, "}");
-    if (b.oom) {
-        kf_buf_free(&b);
-        return NULL;
-    }
-    return b.data; /* heap-owned (kf_buf_init): the caller's free() releases it */
-}
-
-/* A frame from JSON; a flow the bot lost, or a step out of range, leaves it empty. */
-static int frame_from(const kf_bot_t *bot, const cJSON *j, frame_t *f) {
-    if (!j || cJSON_IsNull(j)) return 0;
-    if (!cJSON_IsObject(j)) return -1;
-    const cJSON *fl = cJSON_GetObjectItemCaseSensitive(j, "flow"), *step = cJSON_GetObjectItemCaseSensitive(j, "step"),
-                *rt = cJSON_GetObjectItemCaseSensitive(j, "retries"), *slots = cJSON_GetObjectItemCaseSensitive(j, "slots");
-    if (!cJSON_IsString(fl) || !cJSON_IsNumber(step)) return -1;
-    const kf_flow_t *flow = kf_bot_flow_named(bot, fl->valuestring);
-    if (!flow || step->valuedouble < 0 || step->valuedouble >= (double)flow->n_steps) return 0;
-    if (frame_start(f, flow)) return -1;
-    f->step = (int)step->valuedouble;
-    f->retries = cJSON_IsNumber(rt) && rt->valuedouble >= 0 && rt->valuedouble < 100 ? (int)rt->valuedouble : 0;
-    const cJSON *it;
-    if (!cJSON_IsObject(slots)) return 0;
-    cJSON_ArrayForEach(it, slots) {
-        int k = kf_flow_slot_index(flow, it->string);
-        if (k >= 0 && cJSON_IsString(it) && frame_set(f, k, it->valuestring)) return -1;
-    }
-    return 0;
-}
-
-/* The idle state (no flow, nothing paused, no webhook out) read without
- * cJSON: it is most conversations' state, and it is loaded for every
- * customer message.  Only the exact text kf_dlg_state_to_json writes for it
- * is taken; anything else (whitespace, escapes, a long lang, a turn out of
- * range, frames) returns 0 and goes to the full parser, so this can only be
- * faster, never different.  Must stay in step with the writer above. */
-static int idle_from_json(const char *js, kf_dlg_state_t *st) {
-    static const char head[] = "{\"v\":1,\"turn\":", mid[] = ",\"lang\":\"",
-                      tail[] = "\",\"waiting\":false,\"active\":null,\"paused\":null}";
-    if (strncmp(js, head, sizeof head - 1)) return 0;
-    const char *p = js + sizeof head - 1, *digits = p;
-    unsigned long long t = 0;
-    for (; *p >= '0' && *p <= '9'; p++) {
-        if (p - digits == 10) return 0; /* also keeps t from overflowing */
-        t = t * 10 + (unsigned)(*p - '0');
-    }
-    /* The writer gives no leading zeros; the slow path keeps turns below 4e9. */
-    if (p == digits || (*digits == '0' && p - digits > 1) || t >= 4000000000ULL) return 0;
-    if (strncmp(p, mid, sizeof mid - 1)) return 0;
-    p += sizeof mid - 1;
-    size_t n = 0;
-    while (n < sizeof st->lang && p[n] != '"' && p[n] != '\\' && (unsigned char)p[n] >= 0x20) n++;
-    if (n >= sizeof st->lang || strcmp(p + n, tail)) return 0;
-    memcpy(st->lang, p, n);
-    st->lang[n] = '\0';
-    st->turn = (unsigned)t;
-    return 1;
-}
-
-kf_dlg_state_t *kf_dlg_state_from_json(const kf_bot_t *bot, const char *json, char *err, size_t errlen) {
-    kf_dlg_state_t idle = {0}, *st = NULL;
-    if (json && idle_from_json(json, &idle)) {
-        if ((st = kf_dlg_state_new())) *st = idle;
-        return st;
-    }
-    cJSON *o = json ? cJSON_Parse(json) : NULL;
-    if (!cJSON_IsObject(o)) {
-        if (err && errlen) snprintf(err, errlen, "dialogue state is not a JSON object");
-        goto out;
-    }
-    if (!(st = kf_dlg_state_new())) goto out;
-    const cJSON *turn = cJSON_GetObjectItemCaseSensitive(o, "turn"), *lang = cJSON_GetObjectItemCaseSensitive(o, "lang");
-    if (cJSON_IsNumber(turn) && turn->valuedouble >= 0 && turn->valuedouble < 4e9) st->turn = (unsigned)turn->valuedouble;
-    if (cJSON_IsString(lang)) snprintf(st->lang, sizeof st->lang, "%s", lang->valuestring);
-    if (frame_from(bot, cJSON_GetObjectItemCaseSensitive(o, "active"), &st->active) ||
-        frame_from(bot, cJSON_GetObjectItemCaseSensitive(o, "paused"), &st->paused)) {
-        if (err && errlen) snprintf(err, errlen, "dialogue state: malformed flow frame");
-        kf_dlg_state_free(st);
-        st = NULL;
-        goto out;
-    }
-    st->waiting = st->active.flow && cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "waiting")) &&
-                  st->active.flow->steps[st->active.step].kind == KF_FLOW_WEBHOOK;
-out:
-    cJSON_Delete(o);
-    return st;
 }

@@ -2,7 +2,8 @@
  * driven by hand-made NLU results and entities (no model): the demo bot's
  * block-card flow end to end in English and Chinese, slots pre-filled from
  * the trigger, validation and retry limits, deny, cancel, digression and
- * resume, webhook answers and failures, and the state's JSON round trip.
+ * resume, webhook answers and failures, and the state's JSON round trip,
+ * with its fast reader held against the cJSON one.
  * Run from the repository root. */
 #include <cjson/cJSON.h>
 #include <criterion/criterion.h>
@@ -10,6 +11,7 @@
 #include <string.h>
 
 #include "engine/dialogue.h"
+#include "engine/dialogue_int.h" /* the two state readers, to hold one against the other */
 
 static kf_bot_t *bot;
 static kf_dlg_state_t *st;
@@ -462,6 +464,157 @@ Test(dialogue, state_json_near_misses_take_the_full_parser) {
     cr_expect_null(reread("{\"v\":1,\"turn\":"));
     cr_expect_null(reread(""));
     cr_expect_null(reread("{\"v\":1,\"turn\":3,\"lang\":\"en\",\"waiting\":false,\"active\":7,\"paused\":null}"));
+}
+
+/* ---- the fast reader against the cJSON one ---------------------------- */
+
+/* JS read by the fast reader (fast = 1) or the cJSON one, back to text; NULL when not read. */
+static char *via(int fast, const char *js) {
+    kf_dlg_state_t *s =
+        fast ? kf_dlg_state_from_json_fast(bot, js) : kf_dlg_state_from_json_slow(bot, js, err, sizeof err);
+    if (!s) return NULL;
+    char *back = kf_dlg_state_to_json(s);
+    kf_dlg_state_free(s);
+    cr_assert(back);
+    return back;
+}
+
+static int same(const char *a, const char *b) { return a && b ? !strcmp(a, b) : a == b; }
+
+/* JS reads the same through kf_dlg_state_from_json and through cJSON alone,
+ * and the fast reader either leaves it (NULL) or agrees.  Returns whether
+ * the fast reader took it. */
+static int agrees(const char *js) {
+    char *fast = via(1, js), *slow = via(0, js), *pub = reread(js);
+    cr_expect(!fast || same(fast, slow), "fast %s, cJSON %s, from %s", fast, slow ? slow : "NULL", js);
+    cr_expect(same(pub, slow), "got %s, cJSON %s, from %s", pub ? pub : "NULL", slow ? slow : "NULL", js);
+    int took = fast != NULL;
+    free(fast);
+    free(slow);
+    free(pub);
+    return took;
+}
+
+/* S's text is taken by the fast reader and comes back as the same text. */
+static void expect_fast_round_trip(const kf_dlg_state_t *s) {
+    char *js = kf_dlg_state_to_json(s);
+    cr_assert(js);
+    char *back = via(1, js);
+    cr_expect(back, "the fast reader left the writer's own text: %s", js);
+    cr_expect(same(back, js), "%s back as %s", js, back ? back : "NULL");
+    agrees(js);
+    free(back);
+    free(js);
+}
+
+Test(dialogue, state_json_writer_texts_take_the_fast_reader) {
+    expect_fast_round_trip(st); /* new: turn 0, no lang */
+    say("opening_hours", 0.9, "when are you open?", "en", NULL, NULL);
+    expect_fast_round_trip(st); /* idle */
+    say("transfer_money", 0.9, "send 50 USD", "en", "money", "50.00 USD");
+    expect_fast_round_trip(st); /* active, one slot */
+    say("oos", 0.2, "Li \"Lei\"\\ \t\x01\x1f\n\r 的账户 é", "en", NULL, NULL);
+    cr_assert_str_eq(kf_dlg_slot(st, "recipient"), "Li \"Lei\"\\ \t\x01\x1f\n\r 的账户 é");
+    expect_fast_round_trip(st); /* active, a slot needing every escape */
+    say("lost_or_stolen_card", 0.9, "冻结尾号1234的卡", "zh", "card_last4", "1234");
+    cr_assert_str_eq(kf_dlg_paused_flow(st), "transfer_money");
+    expect_fast_round_trip(st); /* active and paused, in Chinese */
+    say("affirm", 0.9, "是的", "zh", NULL, NULL);
+    cr_assert(kf_dlg_waiting_webhook(st));
+    expect_fast_round_trip(st); /* waiting on the block_card webhook, transfer still paused */
+    kf_dlg_state_t *back = kf_dlg_state_from_json_fast(bot, "{\"v\":1,\"turn\":9,\"lang\":\"zh\",\"waiting\":true,"
+                                                          "\"active\":{\"flow\":\"block_card\",\"step\":2,\"retries\":0,"
+                                                          "\"slots\":{\"card_last4\":\"1234\"}},\"paused\":null}");
+    cr_assert(back);
+    cr_expect(kf_dlg_waiting_webhook(back));
+    cr_expect_str_eq(kf_dlg_slot(back, "card_last4"), "1234");
+    kf_dlg_state_free(back);
+    say("oos", 0.2, "1234", "en", NULL, NULL); /* a lost webhook answer: a handoff, all cleared */
+    expect_fast_round_trip(st);
+}
+
+#define HEAD "{\"v\":1,\"turn\":7,\"lang\":\"en\",\"waiting\":false,\"active\":"
+#define CARD(step, retries, slots) \
+    "{\"flow\":\"block_card\",\"step\":" #step ",\"retries\":" #retries ",\"slots\":{" slots "}}"
+
+Test(dialogue, state_json_fast_reader_agrees_with_cjson) {
+    /* the writer's shape, values the writer would not give: the fast reader
+     * takes them and must do what the cJSON reader does with them */
+    static const char *const taken[] = {
+        HEAD "{\"flow\":\"gone\",\"step\":0,\"retries\":0,\"slots\":{\"a\":\"b\"}},\"paused\":null}",
+        HEAD "{\"flow\":\"gone\",\"step\":0,\"retries\":0,\"slots\":{}},\"paused\":" CARD(1, 0, "") "}",
+        HEAD CARD(8, 0, "\"card_last4\":\"1234\"") ",\"paused\":null}", /* block_card has 8 steps */
+        HEAD CARD(99, 0, "") ",\"paused\":null}",
+        HEAD CARD(-1, 0, "") ",\"paused\":null}",
+        HEAD CARD(7, 0, "") ",\"paused\":null}",
+        HEAD CARD(1, 150, "\"card_last4\":\"1234\"") ",\"paused\":null}",
+        HEAD CARD(1, 100, "") ",\"paused\":null}",
+        HEAD CARD(1, 99, "") ",\"paused\":null}",
+        HEAD CARD(1, -2, "") ",\"paused\":null}",
+        HEAD CARD(1, 0, "\"nope\":\"x\",\"card_last4\":\"1234\"") ",\"paused\":null}",
+        HEAD CARD(1, 0, "\"card_last4\":\"caf\\u00e9 \\u4e2d \\u00E9\\u0041\\u007f\\u0800\\uffff\"") ",\"paused\":null}",
+        HEAD CARD(1, 0, "\"card_last4\":\"1111\",\"reference\":\"R1\",\"card_last4\":\"2222\"") ",\"paused\":null}",
+        HEAD CARD(1, 0, "\"card_last\\u0034\":\"1234\"") ",\"paused\":null}",
+        HEAD "null,\"paused\":" CARD(2, 1, "\"card_last4\":\"1234\"") "}",
+        "{\"v\":1,\"turn\":7,\"lang\":\"en\",\"waiting\":true,\"active\":" CARD(1, 0, "") ",\"paused\":null}",
+        "{\"v\":1,\"turn\":7,\"lang\":\"en\",\"waiting\":true,\"active\":null,\"paused\":" CARD(2, 0, "") "}",
+        "{\"v\":1,\"turn\":4294967295,\"lang\":\"en\",\"waiting\":false,\"active\":null,\"paused\":null}",
+        "{\"v\":1,\"turn\":-1,\"lang\":\"\\u4e2d\\u6587\\u4e2d\\u6587\\u4e2d\\u6587\",\"waiting\":false,"
+        "\"active\":null,\"paused\":null}", /* 18 bytes of lang, cut inside a character */
+    };
+    for (size_t i = 0; i < sizeof taken / sizeof *taken; i++)
+        cr_expect(agrees(taken[i]), "the fast reader left %s", taken[i]);
+
+    /* not the writer's text: left to cJSON, whatever it makes of them */
+    static const char *const left[] = {
+        HEAD CARD(1, 0, "\"card_last4\":\"\\ud83d\\ude00\"") ",\"paused\":null}", /* a surrogate pair */
+        HEAD CARD(1, 0, "\"card_last4\":\"12\\u000034\"") ",\"paused\":null}",
+        HEAD CARD(1, 0, "\"card_last4\":\"12\\/34\"") ",\"paused\":null}",
+        HEAD CARD(1, 0, "\"card_last4\":\"12\\x34\"") ",\"paused\":null}",
+        HEAD CARD(1, 0, "\"card_last4\":\"12\\u00g4\"") ",\"paused\":null}",
+        HEAD CARD(1, 0, "\"card_last4\":\"12\t34\"") ",\"paused\":null}",
+        HEAD CARD(1, 0, "\"card_last4\":1234") ",\"paused\":null}",
+        HEAD CARD(1, 0, "\"card_last4\":\"1234\",") ",\"paused\":null}",
+        HEAD CARD(1, 0, "\"card_last4\" : \"1234\"") ",\"paused\":null}",
+        HEAD CARD(01, 0, "") ",\"paused\":null}",
+        HEAD CARD(1.5, 0, "") ",\"paused\":null}",
+        HEAD CARD(1, 1e1, "") ",\"paused\":null}",
+        HEAD CARD(-0, 0, "") ",\"paused\":null}",
+        HEAD CARD(12345678901, 0, "") ",\"paused\":null}",
+        HEAD "{\"flow\":\"block_card\",\"step\":1,\"slots\":{}},\"paused\":null}",
+        HEAD "{\"step\":1,\"flow\":\"block_card\",\"retries\":0,\"slots\":{}},\"paused\":null}",
+        HEAD "{\"flow\":\"block_card\",\"step\":1,\"retries\":0,\"slots\":{},\"x\":1},\"paused\":null}",
+        HEAD "{\"flow\":7,\"step\":1,\"retries\":0,\"slots\":{}},\"paused\":null}",
+        HEAD CARD(1, 0, "") ",\"paused\":" CARD(1, 0, "") ",\"x\":2}",
+        HEAD CARD(1, 0, "") ",\"paused\":" CARD(1, 0, "") "}x",
+        HEAD CARD(1, 0, "") ",\"paused\":[]}",
+        "{\"v\":1,\"turn\":7,\"lang\":\"en\",\"waiting\":1,\"active\":" CARD(2, 0, "") ",\"paused\":null}",
+    };
+    for (size_t i = 0; i < sizeof left / sizeof *left; i++)
+        cr_expect(!agrees(left[i]), "the fast reader took %s", left[i]);
+}
+
+/* Every cut of a mid-flow text, each in a buffer of its own length (a read
+ * past the end shows under ASan): no crash, and what cJSON makes of it. */
+Test(dialogue, state_json_cut_short_anywhere) {
+    say("transfer_money", 0.9, "send 50 USD", "en", "money", "50.00 USD");
+    say("oos", 0.2, "Li \"Lei\"\\ \t\x01 的账户", "en", NULL, NULL);
+    say("lost_or_stolen_card", 0.9, "block my card ending 1234", "en", "card_last4", "1234");
+    say("affirm", 0.9, "yes", "en", NULL, NULL);
+    char *js = kf_dlg_state_to_json(st);
+    cr_assert(js);
+    cr_assert(strstr(js, "\"waiting\":true") && strstr(js, "\\u0001"), "%s", js);
+    size_t n = strlen(js);
+    for (size_t cut = 0; cut <= n; cut++) {
+        char *t = malloc(cut + 1);
+        cr_assert(t);
+        memcpy(t, js, cut);
+        t[cut] = '\0';
+        int took = agrees(t);
+        cr_expect_eq(took, cut == n, "cut at %zu", cut);
+        free(t);
+    }
+    free(js);
 }
 
 Test(dialogue, unknown_language_uses_the_default) {
