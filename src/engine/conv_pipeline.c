@@ -3,7 +3,8 @@
  *   session (store/session.h) ── none → resend? (history) → the stored
  *       answer, else unknown (404) or ended (409)
  *   resend? only when the session's filter may hold the client_msg_id
- *       (history find_client_msg) ── yes → the stored ack and replies
+ *       (history find_client_msg_async: answered by the writer, in write
+ *       order) ── yes → the stored ack and replies
  *   language → NLU or "/intent" quick reply → entities → dialogue
  *     (engine/dialogue.h; a webhook step waits for kf_webhook_call's answer)
  *   → response / FAQ / fallback (conv_reply.c)
@@ -22,8 +23,12 @@
  * session carries a 512-bit Bloom filter (k = 4) of the client_msg_ids its
  * conversation committed during the session's life (kf_session_t.seen_ids);
  * when the filter says "absent" the message is new and history is not read,
- * when it says "maybe" history is read as before (a false positive costs
- * only that read; ~1% at 50 ids, ~9% at 100).  Why it cannot miss a resend:
+ * when it says "maybe" the writer looks the id up on its own connection (a
+ * false positive costs one indexed lookup there and a trip through the
+ * write queue; ~1% at 50 ids, ~9% at 100, a third at 200, which long
+ * benchmark conversations reach: read on the loop it was ~7% of its CPU,
+ * because every commit empties a reader's page cache).  Why it cannot miss
+ * a resend:
  *   - A session is created only with its conversation (conv.c, a fresh
  *     random id, no messages yet), and a conversation whose session is gone
  *     has ended: a message without a session never skips the read.
@@ -456,6 +461,22 @@ static int answered_as_resend(kf_conv_job_t *job) {
     return 1;
 }
 
+static void on_resend_checked(const kf_history_result_t *hr, void *ud) {
+    kf_conv_job_t *job = ud;
+    if (hr->status == KF_HISTORY_OK && hr->found_seq > 0) answer_duplicate(job, hr->found_seq);
+    else process(job); /* a failed check counts as "not stored": the append refuses a stored id all the same */
+}
+
+/* The filter says the id may have been seen: the writer answers, in write
+ * order, so the loop neither reads SQLite nor waits. */
+static void check_resend(kf_conv_job_t *job) {
+    char err[200];
+    kf_history_cb_t cb = {job->loop, on_resend_checked, job};
+    if (kf_history_find_client_msg_async(job->c->history, job->conv_id, job->client_msg_id, cb, err, sizeof err) !=
+        KF_HISTORY_OK)
+        process(job);
+}
+
 static void on_session(const kf_session_result_t *r, void *ud) {
     kf_conv_job_t *job = ud;
     if (r->status != KF_SESSION_OK) {
@@ -467,10 +488,8 @@ static void on_session(const kf_session_result_t *r, void *ud) {
         return;
     }
     const kf_session_t *s = r->session;
-    if (job->client_msg_id &&
-        (seen_maybe(s->seen_ids, job->client_msg_id) || atomic_load_explicit(&job->c->seen_distrust, memory_order_relaxed)) &&
-        answered_as_resend(job))
-        return;
+    int maybe_resend = job->client_msg_id && (seen_maybe(s->seen_ids, job->client_msg_id) ||
+                                              atomic_load_explicit(&job->c->seen_distrust, memory_order_relaxed));
     char err[200];
     memcpy(job->seen, s->seen_ids, sizeof job->seen);
     job->version = s->version;
@@ -484,7 +503,8 @@ static void on_session(const kf_session_result_t *r, void *ud) {
         kf_conv_job_fail(job, KF_CONV_NOMEM, "out of memory");
         return;
     }
-    process(job);
+    if (maybe_resend) check_resend(job);
+    else process(job);
 }
 
 void kf_conv_run_message(kf_conv_job_t *job) {

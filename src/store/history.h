@@ -85,7 +85,10 @@ typedef struct { kf_history_conv_t *v; size_t n; } kf_history_convs_t;
 
 /* ---- completions ---- */
 
-typedef enum { KF_HISTORY_OP_CREATE = 1, KF_HISTORY_OP_APPEND, KF_HISTORY_OP_CLOSE, KF_HISTORY_OP_ASSIGN } kf_history_op_t;
+typedef enum {
+    KF_HISTORY_OP_CREATE = 1, KF_HISTORY_OP_APPEND, KF_HISTORY_OP_CLOSE, KF_HISTORY_OP_ASSIGN,
+    KF_HISTORY_OP_FIND /* find_client_msg_async: a read answered in write order */
+} kf_history_op_t;
 
 typedef enum {
     KF_HISTORY_INSERTED = 1,
@@ -107,6 +110,7 @@ typedef struct {
     const kf_history_ack_t *acks; /* append: one per submitted message, in order */
     size_t nacks;
     int was_ended;         /* close: the conversation had ended before (only CSAT changed) */
+    int64_t found_seq;     /* find: the message's seq, 0 when none */
 } kf_history_result_t;
 
 typedef void (*kf_history_done_fn)(const kf_history_result_t *r, void *ud);
@@ -176,6 +180,11 @@ typedef struct kf_history_ops {
      * engine answer a resend without running NLU again). */
     int (*find_client_msg)(kf_history_t *h, const char *conv_id, const char *client_msg_id, int64_t *seq, char *err,
                            size_t errlen);
+    /* The same through the write queue: answered after every write submitted
+     * before it, on the writer's connection (whose page cache no commit
+     * invalidates), and never blocking the caller.  found_seq in the result. */
+    int (*find_client_msg_async)(kf_history_t *h, const char *conv_id, const char *client_msg_id, kf_history_cb_t cb,
+                                 char *err, size_t errlen);
 
     void (*stats)(kf_history_t *h, kf_history_stats_t *out);
     /* Commits everything queued, runs (or posts) its completions, then frees. */
@@ -219,6 +228,10 @@ static inline int kf_history_last_seq(kf_history_t *h, const char *conv, int64_t
 static inline int kf_history_find_client_msg(kf_history_t *h, const char *conv, const char *cmid, int64_t *seq,
                                              char *err, size_t errlen) {
     return h->ops->find_client_msg(h, conv, cmid, seq, err, errlen);
+}
+static inline int kf_history_find_client_msg_async(kf_history_t *h, const char *conv, const char *cmid,
+                                                   kf_history_cb_t cb, char *err, size_t errlen) {
+    return h->ops->find_client_msg_async(h, conv, cmid, cb, err, errlen);
 }
 static inline void kf_history_stats(kf_history_t *h, kf_history_stats_t *out) { h->ops->stats(h, out); }
 static inline void kf_history_destroy(kf_history_t *h) {

@@ -68,6 +68,9 @@ struct kf_history_req {
     int64_t ended_at;
     /* assign */
     const char *agent_id;
+    /* find */
+    const char *client_msg_id;
+    int64_t found_seq;
 };
 
 enum {
@@ -276,10 +279,25 @@ static int run_update(kf_history_sqlite_t *s, kf_history_req_t *r) {
     return rc == SQLITE_DONE ? KF_HISTORY_OK : fail(r, code_of(rc), "update failed", s->wdb);
 }
 
+/* A resend check in write order: sees every write queued before it. */
+static int run_find(kf_history_sqlite_t *s, kf_history_req_t *r) {
+    kf_history_conv_row_t *row;
+    int rc = find_conv(s, r, &row);
+    if (rc != KF_HISTORY_OK) return rc;
+    sqlite3_stmt *d = s->wst[W_DUP];
+    sqlite3_bind_int64(d, 1, row->num);
+    sqlite3_bind_text(d, 2, r->client_msg_id, -1, SQLITE_STATIC);
+    int drc = sqlite3_step(d);
+    r->found_seq = drc == SQLITE_ROW ? sqlite3_column_int64(d, 0) : 0;
+    sqlite3_reset(d);
+    return drc == SQLITE_ROW || drc == SQLITE_DONE ? KF_HISTORY_OK : fail(r, KF_HISTORY_ERR, "lookup failed", s->wdb);
+}
+
 static int run_one(kf_history_sqlite_t *s, kf_history_req_t *r) {
     switch (r->op) {
     case KF_HISTORY_OP_CREATE: return run_create(s, r);
     case KF_HISTORY_OP_APPEND: return run_append(s, r);
+    case KF_HISTORY_OP_FIND: return run_find(s, r);
     default: return run_update(s, r);
     }
 }
@@ -348,6 +366,7 @@ static void run_batch(kf_history_sqlite_t *s, kf_history_req_t *batch, size_t n)
         s->stats.batch_hist[b]++;
     }
     for (kf_history_req_t *r = batch; r; r = r->next) {
+        if (r->op == KF_HISTORY_OP_FIND) continue; /* not a write */
         if (r->status == KF_HISTORY_OK) s->stats.requests_ok++;
         else s->stats.requests_failed++;
         if (r->op != KF_HISTORY_OP_APPEND || r->status != KF_HISTORY_OK) continue;
@@ -372,6 +391,7 @@ static void complete(void *arg) {
         .acks = r->op == KF_HISTORY_OP_APPEND && r->status == KF_HISTORY_OK ? r->acks : NULL,
         .nacks = r->op == KF_HISTORY_OP_APPEND && r->status == KF_HISTORY_OK ? r->n : 0,
         .was_ended = r->was_ended,
+        .found_seq = r->found_seq,
     };
     r->cb.fn(&res, r->cb.ud);
     free(r);
@@ -576,6 +596,18 @@ static int op_assign(kf_history_t *h, const char *conv_id, const char *agent_id,
     return enqueue((kf_history_sqlite_t *)h, r, err, errlen);
 }
 
+static int op_find_async(kf_history_t *h, const char *conv_id, const char *client_msg_id, kf_history_cb_t cb,
+                         char *err, size_t errlen) {
+    if (!kf_history_valid_id(conv_id)) return bad(err, errlen, "conversation id must be 32 lowercase hex digits");
+    if (!client_msg_id || !*client_msg_id || strlen(client_msg_id) > 128)
+        return bad(err, errlen, "client_msg_id must be 1..128 bytes");
+    char *arena;
+    kf_history_req_t *r = req_new(KF_HISTORY_OP_FIND, conv_id, cb, 0, slen(client_msg_id), &arena);
+    if (!r) return nomem(err, errlen);
+    r->client_msg_id = put(&arena, client_msg_id);
+    return enqueue((kf_history_sqlite_t *)h, r, err, errlen);
+}
+
 static void op_stats(kf_history_t *h, kf_history_stats_t *out) {
     kf_history_sqlite_t *s = (kf_history_sqlite_t *)h;
     pthread_mutex_lock(&s->mu);
@@ -615,7 +647,7 @@ static void op_destroy(kf_history_t *h) {
 static const kf_history_ops_t ops = {
     op_create, op_append, op_close, op_assign,
     kf_history_sqlite_get, kf_history_sqlite_fetch, kf_history_sqlite_list, kf_history_sqlite_last_seq,
-    kf_history_sqlite_find_client_msg, op_stats, op_destroy,
+    kf_history_sqlite_find_client_msg, op_find_async, op_stats, op_destroy,
 };
 
 kf_history_t *kf_history_sqlite_open(const kf_history_sqlite_config_t *cfg, char *err, size_t errlen) {

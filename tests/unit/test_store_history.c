@@ -43,6 +43,7 @@ typedef struct {
     char error[200], conv[33];
     kf_history_ack_t acks[KF_HISTORY_MAX_BATCH];
     size_t nacks;
+    int64_t found_seq;
 } waiter_t;
 
 static void waiter_init(waiter_t *w) {
@@ -59,6 +60,7 @@ static void on_done(const kf_history_result_t *r, void *ud) {
     snprintf(w->error, sizeof w->error, "%s", r->error);
     snprintf(w->conv, sizeof w->conv, "%s", r->conv_id);
     w->nacks = r->nacks;
+    w->found_seq = r->found_seq;
     if (r->nacks) memcpy(w->acks, r->acks, r->nacks * sizeof *r->acks);
     w->done = 1;
     pthread_cond_signal(&w->cv);
@@ -255,6 +257,37 @@ Test(history, client_msg_id_makes_resends_idempotent) {
 }
 
 /* ---- restart, migration ---- */
+
+/* The resend check through the write queue sees an append submitted just
+ * before it, before that append's completion has even run. */
+Test(history, find_client_msg_async_answers_in_write_order) {
+    kf_history_t *h = open_store(0, 0);
+    char id[33];
+    create_sync(h, NULL, 0, id);
+    waiter_t a, f1, f2, f3;
+    waiter_init(&a), waiter_init(&f1), waiter_init(&f2), waiter_init(&f3);
+    kf_history_msg_t m[2] = {msg(KF_HISTORY_CUSTOMER, "hi", "c-1"), msg(KF_HISTORY_BOT, "hello", NULL)};
+    cr_assert_eq(kf_history_append(h, id, m, 2, 0, cb_of(&a), err, sizeof err), KF_HISTORY_OK);
+    cr_assert_eq(kf_history_find_client_msg_async(h, id, "c-1", cb_of(&f1), err, sizeof err), KF_HISTORY_OK);
+    cr_assert_eq(kf_history_find_client_msg_async(h, id, "c-2", cb_of(&f2), err, sizeof err), KF_HISTORY_OK);
+    cr_assert_eq(wait_done(&f1), KF_HISTORY_OK, "%s", f1.error);
+    cr_assert_eq(wait_done(&a), KF_HISTORY_OK);
+    cr_expect_eq(f1.found_seq, a.acks[0].seq, "the append queued before the check is seen");
+    cr_assert_eq(wait_done(&f2), KF_HISTORY_OK);
+    cr_expect_eq(f2.found_seq, 0, "an id never stored is not found");
+    /* bad input: refused at once; an unknown conversation: NOTFOUND */
+    cr_assert_eq(kf_history_find_client_msg_async(h, "nope", "c-1", cb_of(&f3), err, sizeof err), KF_HISTORY_INVALID);
+    cr_assert_eq(kf_history_find_client_msg_async(h, id, "", cb_of(&f3), err, sizeof err), KF_HISTORY_INVALID);
+    cr_assert_eq(kf_history_find_client_msg_async(h, "00000000000000000000000000000000", "c-1", cb_of(&f3), err,
+                                                  sizeof err),
+                 KF_HISTORY_OK);
+    cr_expect_eq(wait_done(&f3), KF_HISTORY_NOTFOUND);
+    /* a check is not a write */
+    kf_history_stats_t st;
+    kf_history_stats(h, &st);
+    cr_expect_eq(st.requests_ok, 2, "the create and the append, not the checks");
+    kf_history_destroy(h);
+}
 
 Test(history, everything_survives_a_restart) {
     kf_history_t *h = open_store(0, 0);
