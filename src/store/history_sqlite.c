@@ -670,7 +670,7 @@ kf_history_t *kf_history_sqlite_open(const kf_history_sqlite_config_t *cfg, char
     pthread_mutex_init(&s->rmu, NULL);
     pthread_cond_init(&s->cv, NULL);
     s->wst = calloc(W__N, sizeof *s->wst);
-    s->convs = kf_history_conv_cache_new(16384);
+    s->convs = kf_history_conv_cache_new(8192); /* 16,384 slots of 40 bytes */
     if (!s->path || !s->wst || !s->convs) {
         snprintf(err, errlen, "out of memory");
         goto fail;

@@ -19,6 +19,8 @@
  * Open addressing with linear probing over a power-of-two table kept at most
  * half full; deletion shifts the following cluster back (no tombstones).
  * When the table is full it is simply emptied: a miss costs one lookup.
+ * Ids are kept as their 16 bytes, a slot in 40: the table is part of what
+ * each idle connection costs (10,000 of them touch every slot).
  * Writer thread only; no locking. */
 #include "store/history_sqlite_int.h"
 
@@ -26,8 +28,8 @@
 #include <string.h>
 
 typedef struct {
-    char id[KF_HISTORY_ID_LEN]; /* not NUL-terminated; id[0] == 0: empty slot */
-    kf_history_conv_row_t row;
+    kf_history_conv_row_t row; /* row.num == 0: an empty slot (nums start at 1) */
+    uint64_t key[2];           /* the id's 16 bytes */
 } slot_t;
 
 struct kf_history_conv_cache {
@@ -55,29 +57,39 @@ void kf_history_conv_cache_free(kf_history_conv_cache_t *c) {
     free(c);
 }
 
-/* Ids are random hex: their first 16 digits, folded, spread well enough. */
-static size_t home(const kf_history_conv_cache_t *c, const char *id) {
-    uint64_t h = 0;
-    memcpy(&h, id, sizeof h);
-    uint64_t l;
-    memcpy(&l, id + 8, sizeof l);
-    h ^= l * 0x9e3779b97f4a7c15ull;
+/* 32 lowercase hex digits (checked by every op before it is queued). */
+static void key_of(const char *id, uint64_t key[2]) {
+    for (int w = 0; w < 2; w++) {
+        uint64_t v = 0;
+        for (int i = 0; i < 16; i++) {
+            char ch = id[w * 16 + i];
+            v = v << 4 | (uint64_t)(ch <= '9' ? ch - '0' : ch - 'a' + 10);
+        }
+        key[w] = v;
+    }
+}
+
+/* Ids are random: mixing the two halves spreads them well enough. */
+static size_t home(const kf_history_conv_cache_t *c, const uint64_t key[2]) {
+    uint64_t h = key[0] ^ key[1] * 0x9e3779b97f4a7c15ull;
     h ^= h >> 29;
     h *= 0xbf58476d1ce4e5b9ull;
     h ^= h >> 32;
     return (size_t)h & c->mask;
 }
 
-static slot_t *lookup(kf_history_conv_cache_t *c, const char *id) {
-    for (size_t i = home(c, id);; i = (i + 1) & c->mask) {
+static slot_t *lookup(kf_history_conv_cache_t *c, const uint64_t key[2]) {
+    for (size_t i = home(c, key);; i = (i + 1) & c->mask) {
         slot_t *s = &c->v[i];
-        if (!s->id[0]) return NULL;
-        if (!memcmp(s->id, id, KF_HISTORY_ID_LEN)) return s;
+        if (!s->row.num) return NULL;
+        if (s->key[0] == key[0] && s->key[1] == key[1]) return s;
     }
 }
 
 kf_history_conv_row_t *kf_history_conv_cache_find(kf_history_conv_cache_t *c, const char *id) {
-    slot_t *s = lookup(c, id);
+    uint64_t key[2];
+    key_of(id, key);
+    slot_t *s = lookup(c, key);
     return s ? &s->row : NULL;
 }
 
@@ -88,13 +100,15 @@ void kf_history_conv_cache_clear(kf_history_conv_cache_t *c) {
 
 kf_history_conv_row_t *kf_history_conv_cache_put(kf_history_conv_cache_t *c, const char *id,
                                                  const kf_history_conv_row_t *row) {
-    slot_t *s = lookup(c, id);
+    uint64_t key[2];
+    key_of(id, key);
+    slot_t *s = lookup(c, key);
     if (!s) {
         if (c->n >= c->max) kf_history_conv_cache_clear(c);
-        size_t i = home(c, id);
-        while (c->v[i].id[0]) i = (i + 1) & c->mask;
+        size_t i = home(c, key);
+        while (c->v[i].row.num) i = (i + 1) & c->mask;
         s = &c->v[i];
-        memcpy(s->id, id, KF_HISTORY_ID_LEN);
+        s->key[0] = key[0], s->key[1] = key[1];
         c->n++;
     }
     s->row = *row;
@@ -102,19 +116,21 @@ kf_history_conv_row_t *kf_history_conv_cache_put(kf_history_conv_cache_t *c, con
 }
 
 void kf_history_conv_cache_forget(kf_history_conv_cache_t *c, const char *id) {
-    slot_t *s = lookup(c, id);
+    uint64_t key[2];
+    key_of(id, key);
+    slot_t *s = lookup(c, key);
     if (!s) return;
     size_t hole = (size_t)(s - c->v);
-    s->id[0] = 0;
+    s->row.num = 0;
     c->n--;
     /* Shift back every later member of the cluster that may sit in the hole:
      * one whose home is not cyclically within (hole, j]. */
-    for (size_t j = (hole + 1) & c->mask; c->v[j].id[0]; j = (j + 1) & c->mask) {
-        size_t h = home(c, c->v[j].id);
+    for (size_t j = (hole + 1) & c->mask; c->v[j].row.num; j = (j + 1) & c->mask) {
+        size_t h = home(c, c->v[j].key);
         int stays = hole <= j ? (h > hole && h <= j) : (h > hole || h <= j);
         if (stays) continue;
         c->v[hole] = c->v[j];
-        c->v[j].id[0] = 0;
+        c->v[j].row.num = 0;
         hole = j;
     }
 }

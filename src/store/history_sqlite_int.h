@@ -71,8 +71,9 @@ typedef struct {
 typedef struct kf_history_conv_cache kf_history_conv_cache_t;
 kf_history_conv_cache_t *kf_history_conv_cache_new(size_t capacity);
 void kf_history_conv_cache_free(kf_history_conv_cache_t *c);
-/* id: 32 hex digits.  find: NULL when absent.  put: inserts or replaces (a
- * full cache is emptied first) and returns the cached row. */
+/* id: 32 lowercase hex digits.  find: NULL when absent.  put: inserts or
+ * replaces (a full cache is emptied first) and returns the cached row;
+ * row->num must not be 0 (SQLite's rowids start at 1). */
 kf_history_conv_row_t *kf_history_conv_cache_find(kf_history_conv_cache_t *c, const char *id);
 kf_history_conv_row_t *kf_history_conv_cache_put(kf_history_conv_cache_t *c, const char *id,
                                                  const kf_history_conv_row_t *row);

@@ -55,7 +55,7 @@ Test(history_convs, a_full_cache_starts_over_rather_than_grow) {
     char id[33];
     for (unsigned i = 0; i < 100; i++) {
         id_of(i, id);
-        kf_history_conv_row_t r = {i, 0, 1};
+        kf_history_conv_row_t r = {i + 1, 0, 1};
         kf_history_conv_cache_put(c, id, &r);
         cr_assert_not_null(kf_history_conv_cache_find(c, id));
     }
