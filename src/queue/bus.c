@@ -8,7 +8,6 @@
 #include "queue/bus.h"
 
 #include <stdatomic.h>
-#include <stdio.h>
 #include <string.h>
 
 
@@ -42,10 +41,16 @@ int kf_bus_topic_valid(const char *topic) {
            valid_after(topic, "skill:", slug_ok);
 }
 
+/* Built for every stored message (engine/conv_handoff.c): no printf. */
 int kf_bus_topic(char out[KF_BUS_TOPIC_MAX + 1], const char *kind, const char *id) {
+    out[0] = 0;
     if (!kind || !id) return -1;
-    int n = snprintf(out, KF_BUS_TOPIC_MAX + 1, "%s:%s", kind, id);
-    if (n < 0 || n > KF_BUS_TOPIC_MAX || !kf_bus_topic_valid(out)) {
+    size_t k = strlen(kind), n = strlen(id);
+    if (k + 1 + n > KF_BUS_TOPIC_MAX) return -1;
+    memcpy(out, kind, k);
+    out[k] = ':';
+    memcpy(out + k + 1, id, n + 1);
+    if (!kf_bus_topic_valid(out)) {
         out[0] = 0;
         return -1;
     }
