@@ -206,11 +206,44 @@ static int run_create(kf_history_sqlite_t *s, kf_history_req_t *r) {
     return fail(r, code_of(rc), "create failed", s->wdb);
 }
 
+/* The seq of the stored message with this client_msg_id: 0 none, -1 error. */
+static int64_t stored_seq(kf_history_sqlite_t *s, int64_t num, const char *client_msg_id) {
+    sqlite3_stmt *d = s->wst[W_DUP];
+    sqlite3_bind_int64(d, 1, num);
+    sqlite3_bind_text(d, 2, client_msg_id, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(d);
+    int64_t seq = rc == SQLITE_ROW ? sqlite3_column_int64(d, 0) : rc == SQLITE_DONE ? 0 : -1;
+    sqlite3_reset(d);
+    return seq;
+}
+
+/* Inserts m as seq; the step's result, and *ext its extended code. */
+static int insert_msg(kf_history_sqlite_t *s, int64_t num, int64_t seq, const kf_history_msg_t *m, int *ext) {
+    sqlite3_stmt *st = s->wst[W_INSERT];
+    sqlite3_bind_int64(st, 1, num);
+    sqlite3_bind_int64(st, 2, seq);
+    sqlite3_bind_int(st, 3, (int)m->sender);
+    sqlite3_bind_text(st, 4, m->text, -1, SQLITE_STATIC);
+    bind_opt(st, 5, m->client_msg_id);
+    bind_opt(st, 6, m->intent);
+    if (m->intent) sqlite3_bind_double(st, 7, m->confidence);
+    else sqlite3_bind_null(st, 7);
+    bind_opt(st, 8, m->entities_json);
+    sqlite3_bind_int64(st, 9, m->created_at_ms);
+    bind_opt(st, 10, m->author);
+    int rc = sqlite3_step(st);
+    *ext = sqlite3_extended_errcode(s->wdb);
+    sqlite3_reset(st);
+    return rc;
+}
+
+/* A resent client_msg_id is refused by the unique index (the insert's own
+ * seek) and only then looked up, rather than looked up before every insert:
+ * a failed INSERT leaves nothing behind (statement rollback). */
 static int run_append(kf_history_sqlite_t *s, kf_history_req_t *r) {
     kf_history_conv_row_t *row;
     int rc = find_conv(s, r, &row);
     if (rc != KF_HISTORY_OK) return rc;
-    int64_t num = row->num;
     int stopped = 0;
     for (size_t i = 0; i < r->n; i++) {
         const kf_history_msg_t *m = &r->msgs[i];
@@ -218,36 +251,17 @@ static int run_append(kf_history_sqlite_t *s, kf_history_req_t *r) {
             r->acks[i] = (kf_history_ack_t){0, KF_HISTORY_SKIPPED};
             continue;
         }
-        if (m->client_msg_id) {
-            sqlite3_stmt *d = s->wst[W_DUP];
-            sqlite3_bind_int64(d, 1, num);
-            sqlite3_bind_text(d, 2, m->client_msg_id, -1, SQLITE_STATIC);
-            int drc = sqlite3_step(d);
-            int64_t seq = drc == SQLITE_ROW ? sqlite3_column_int64(d, 0) : 0;
-            sqlite3_reset(d);
-            if (drc != SQLITE_ROW && drc != SQLITE_DONE) return fail(r, KF_HISTORY_ERR, "duplicate check failed", s->wdb);
-            if (drc == SQLITE_ROW) {
-                r->acks[i] = (kf_history_ack_t){seq, KF_HISTORY_DUPLICATE};
-                if (r->flags & KF_HISTORY_STOP_AT_DUPLICATE) stopped = 1;
-                continue;
-            }
+        int ext;
+        rc = insert_msg(s, row->num, row->last_seq + 1, m, &ext);
+        if (rc == SQLITE_DONE) {
+            r->acks[i] = (kf_history_ack_t){++row->last_seq, KF_HISTORY_INSERTED};
+            continue;
         }
-        sqlite3_stmt *st = s->wst[W_INSERT];
-        sqlite3_bind_int64(st, 1, num);
-        sqlite3_bind_int64(st, 2, row->last_seq + 1);
-        sqlite3_bind_int(st, 3, (int)m->sender);
-        sqlite3_bind_text(st, 4, m->text, -1, SQLITE_STATIC);
-        bind_opt(st, 5, m->client_msg_id);
-        bind_opt(st, 6, m->intent);
-        if (m->intent) sqlite3_bind_double(st, 7, m->confidence);
-        else sqlite3_bind_null(st, 7);
-        bind_opt(st, 8, m->entities_json);
-        sqlite3_bind_int64(st, 9, m->created_at_ms);
-        bind_opt(st, 10, m->author);
-        rc = sqlite3_step(st);
-        sqlite3_reset(st);
-        if (rc != SQLITE_DONE) return fail(r, code_of(rc), "append failed", s->wdb);
-        r->acks[i] = (kf_history_ack_t){++row->last_seq, KF_HISTORY_INSERTED};
+        int64_t seq = m->client_msg_id && ext == SQLITE_CONSTRAINT_UNIQUE ? stored_seq(s, row->num, m->client_msg_id) : 0;
+        if (seq < 0) return fail(r, KF_HISTORY_ERR, "duplicate check failed", s->wdb);
+        if (!seq) return fail(r, code_of(rc), "append failed", s->wdb);
+        r->acks[i] = (kf_history_ack_t){seq, KF_HISTORY_DUPLICATE};
+        if (r->flags & KF_HISTORY_STOP_AT_DUPLICATE) stopped = 1;
     }
     return KF_HISTORY_OK;
 }
@@ -284,13 +298,10 @@ static int run_find(kf_history_sqlite_t *s, kf_history_req_t *r) {
     kf_history_conv_row_t *row;
     int rc = find_conv(s, r, &row);
     if (rc != KF_HISTORY_OK) return rc;
-    sqlite3_stmt *d = s->wst[W_DUP];
-    sqlite3_bind_int64(d, 1, row->num);
-    sqlite3_bind_text(d, 2, r->client_msg_id, -1, SQLITE_STATIC);
-    int drc = sqlite3_step(d);
-    r->found_seq = drc == SQLITE_ROW ? sqlite3_column_int64(d, 0) : 0;
-    sqlite3_reset(d);
-    return drc == SQLITE_ROW || drc == SQLITE_DONE ? KF_HISTORY_OK : fail(r, KF_HISTORY_ERR, "lookup failed", s->wdb);
+    r->found_seq = stored_seq(s, row->num, r->client_msg_id);
+    if (r->found_seq >= 0) return KF_HISTORY_OK;
+    r->found_seq = 0;
+    return fail(r, KF_HISTORY_ERR, "lookup failed", s->wdb);
 }
 
 static int run_one(kf_history_sqlite_t *s, kf_history_req_t *r) {
