@@ -10,11 +10,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <cjson/cJSON.h>
-
 #include "engine/conv_int.h"
 #include "kb/kb.h"
 #include "nlu/mask.h"
+#include "util/buf.h"
 
 /* ---- language ---------------------------------------------------------- */
 
@@ -193,28 +192,32 @@ static char *masked(const char *s, size_t len) {
     return m ? m : strdup("");
 }
 
+/* Runs for every customer message, most with no entity: written straight
+ * into a buffer (the shape cJSON gave: type, value, text, start, end). */
 char *kf_conv_entities_json(const char *text, const kf_ent_t *ents, int n) {
-    cJSON *arr = cJSON_CreateArray();
-    if (!arr) return NULL;
+    kf_buf_t b;
+    kf_buf_init(&b);
+    kf_buf_puts(&b, "[");
     for (int i = 0; i < n; i++) {
         const kf_ent_t *e = &ents[i];
-        cJSON *o = cJSON_CreateObject();
         char *v = masked(e->value, strlen(e->value));
         char *t = masked(text + e->byte_start, (size_t)(e->byte_end - e->byte_start));
-        if (o && v && t) {
-            cJSON_AddStringToObject(o, "type", e->type);
-            cJSON_AddStringToObject(o, "value", v);
-            cJSON_AddStringToObject(o, "text", t);
-            cJSON_AddNumberToObject(o, "start", e->start);
-            cJSON_AddNumberToObject(o, "end", e->end);
-            cJSON_AddItemToArray(arr, o);
-        } else {
-            cJSON_Delete(o);
+        if (v && t) {
+            kf_buf_puts(&b, b.len > 1 ? ",{\"type\":" : "{\"type\":");
+            kf_buf_json_str(&b, e->type, strlen(e->type));
+            kf_buf_puts(&b, ",\"value\":");
+            kf_buf_json_str(&b, v, strlen(v));
+            kf_buf_puts(&b, ",\"text\":");
+            kf_buf_json_str(&b, t, strlen(t));
+            kf_buf_printf(&b, ",\"start\":%d,\"end\":%d}", e->start, e->end);
         }
         free(v);
         free(t);
     }
-    char *s = cJSON_PrintUnformatted(arr);
-    cJSON_Delete(arr);
-    return s;
+    kf_buf_puts(&b, "]");
+    if (b.oom) {
+        kf_buf_free(&b);
+        return NULL;
+    }
+    return b.data;
 }

@@ -120,7 +120,7 @@ static ssize_t send_chunk(wslay_event_context_ptr ctx, const uint8_t *data, size
         return -1;
     }
     if (ws->out_len + len > ws->out_cap) {
-        size_t cap = ws->out_cap ? ws->out_cap : 512;
+        size_t cap = ws->out_cap ? ws->out_cap : 2048; /* a chat turn's ack, reply and pong in one allocation */
         while (cap < ws->out_len + len) cap *= 2;
         char *p = realloc(ws->out, cap);
         if (!p) {

@@ -12,6 +12,7 @@
  * numbers masked in stored text, unknown / ended conversations, close with
  * CSAT.  Run from the repository root. */
 #include <arpa/inet.h>
+#include <cjson/cJSON.h>
 #include <criterion/criterion.h>
 #include <libgen.h>
 #include <limits.h>
@@ -27,6 +28,7 @@
 #include "engine_fixture.h"
 #include "cli/cli.h"
 #include "engine/conv.h"
+#include "engine/conv_int.h" /* kf_conv_entities_json */
 #include "engine/intent.h"
 #include "kb/kb.h"
 #include "loop/loop.h"
@@ -735,4 +737,32 @@ Test(conv, a_full_mailbox_answers_busy) {
     cr_expect_eq(ok, KF_CONV_MAX_PENDING);
     cr_expect_eq(busy, 1);
     for (int i = 0; i < ok; i++) run_until(loop, &rs[i].done);
+}
+
+/* The entities JSON every customer message is stored with: valid JSON with
+ * type, value, text and code-point offsets; card numbers masked; none = []. */
+Test(conv, entities_json_is_valid_and_masked) {
+    char *none = kf_conv_entities_json("hello", NULL, 0);
+    cr_assert_str_eq(none, "[]");
+    free(none);
+    const char *text = "pay \"Li\" 50 USD tomorrow from card 4111 1111 1111 1111";
+    kf_ent_t ents[8];
+    int n = kf_ent_extract(NULL, text, strlen(text), 1700000000, ents, 8);
+    cr_assert_geq(n, 2);
+    char *js = kf_conv_entities_json(text, ents, n);
+    cr_assert_not_null(js);
+    cr_expect_null(strstr(js, "4111 1111"), "a card number is stored masked: %s", js);
+    cJSON *arr = cJSON_Parse(js);
+    cr_assert(cJSON_IsArray(arr), "not JSON: %s", js);
+    cr_expect_eq(cJSON_GetArraySize(arr), n);
+    for (int i = 0; i < n; i++) {
+        const cJSON *e = cJSON_GetArrayItem(arr, i);
+        cr_expect_str_eq(cJSON_GetObjectItem(e, "type")->valuestring, ents[i].type);
+        cr_expect(cJSON_IsString(cJSON_GetObjectItem(e, "value")));
+        cr_expect(cJSON_IsString(cJSON_GetObjectItem(e, "text")));
+        cr_expect_eq(cJSON_GetObjectItem(e, "start")->valueint, ents[i].start);
+        cr_expect_eq(cJSON_GetObjectItem(e, "end")->valueint, ents[i].end);
+    }
+    cJSON_Delete(arr);
+    free(js);
 }
