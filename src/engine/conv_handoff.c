@@ -89,9 +89,8 @@ void kf_conv_ho_publish(kf_conv_t *c, const char *kind, const char *id, const ch
     kf_bus_publish(c->bus, topic, json, strlen(json));
 }
 
-/* The WebSocket `message` frame's shape plus the conversation id. */
-void kf_conv_ho_publish_msg(kf_conv_t *c, const char *conv_id, const kf_conv_msg_t *m) {
-    if (!c->bus) return;
+/* The WebSocket `message` frame's shape plus the conversation id, on topic. */
+static void publish_msg_on(kf_conv_t *c, const char *topic, const char *conv_id, const kf_conv_msg_t *m) {
     kf_buf_t b;
     kf_buf_init(&b);
     const char *from = kf_history_sender_name(m->from);
@@ -109,9 +108,13 @@ void kf_conv_ho_publish_msg(kf_conv_t *c, const char *conv_id, const kf_conv_msg
         kf_buf_puts(&b, "}");
     }
     kf_buf_printf(&b, "],\"created_at\":%lld}", (long long)m->created_at_ms);
-    kf_buf_append(&b, "", 1);
-    if (!b.oom) kf_conv_ho_publish(c, "conv", conv_id, b.data);
+    if (!b.oom) kf_bus_publish(c->bus, topic, b.data, b.len);
     kf_buf_free(&b);
+}
+
+void kf_conv_ho_publish_msg(kf_conv_t *c, const char *conv_id, const kf_conv_msg_t *m) {
+    char topic[KF_BUS_TOPIC_MAX + 1];
+    if (c->bus && kf_bus_topic(topic, "conv", conv_id) == 0) publish_msg_on(c, topic, conv_id, m);
 }
 
 static void publish_queue(kf_conv_t *c, const char *conv_id, const char *skill, size_t pos) {
@@ -125,21 +128,18 @@ static void publish_queue(kf_conv_t *c, const char *conv_id, const char *skill, 
 
 /* Nobody but the sender listens to most conversations, and the sender has
  * the messages from the completion already: building the events for it to
- * drop them was ~12% of an event loop's time under bench/wsload. */
-static int others_listen(kf_conv_job_t *job) {
-    char topic[KF_BUS_TOPIC_MAX + 1];
-    return kf_bus_topic(topic, "conv", job->conv_id) == 0 && kf_bus_listeners(job->c->bus, topic, job->origin);
-}
-
+ * drop them was ~12% of an event loop's time under bench/wsload.  The topic
+ * is made once for the job's messages. */
 void kf_conv_ho_publish_job(kf_conv_job_t *job) {
     kf_conv_t *c = job->c;
-    if (others_listen(job)) {
+    char topic[KF_BUS_TOPIC_MAX + 1];
+    if (kf_bus_topic(topic, "conv", job->conv_id) == 0 && kf_bus_listeners(c->bus, topic, job->origin)) {
         kf_conv_msg_t m = {job->seqs[0], KF_HISTORY_CUSTOMER, job->masked, NULL, 0, job->created_ms};
-        kf_conv_ho_publish_msg(c, job->conv_id, &m);
+        publish_msg_on(c, topic, job->conv_id, &m);
         for (size_t i = 0; i < job->n_out; i++) {
             m = (kf_conv_msg_t){job->seqs[i + 1], job->out[i].system ? KF_HISTORY_SYSTEM : KF_HISTORY_BOT,
                                 job->out[i].text, job->out[i].qr, job->out[i].n_qr, job->created_ms};
-            kf_conv_ho_publish_msg(c, job->conv_id, &m);
+            publish_msg_on(c, topic, job->conv_id, &m);
         }
     }
     if (!job->queued) return;

@@ -50,6 +50,19 @@ static void hook(int ok, const char *json) {
     cr_assert_eq(kf_dlg_webhook_result(bot, st, ok, json, &out, err, sizeof err), 0, "%s", err);
 }
 
+/* The conversation goes on from the state read back from js (freed here),
+ * which must write the same text again. */
+static void continue_from(char *js) {
+    kf_dlg_state_t *back = kf_dlg_state_from_json(bot, js, err, sizeof err);
+    cr_assert(back, "%s", err);
+    char *js2 = kf_dlg_state_to_json(back);
+    cr_expect_str_eq(js2, js);
+    free(js2);
+    free(js);
+    kf_dlg_state_free(st);
+    st = back;
+}
+
 static void expect_msgs(size_t n) {
     cr_assert_eq(out.n_msgs, n, "%zu messages, want %zu (first: %s)", out.n_msgs, n,
                  out.n_msgs ? out.msgs[0].text : "-");
@@ -322,14 +335,7 @@ Test(dialogue, state_json_round_trip_mid_flow) {
     cr_assert(js);
     cr_expect(strstr(js, "\"flow\":\"transfer_money\""), "%s", js);
     cr_expect(strstr(js, "\"amount\":\"50.00 USD\""), "%s", js);
-    kf_dlg_state_t *back = kf_dlg_state_from_json(bot, js, err, sizeof err);
-    cr_assert(back, "%s", err);
-    char *js2 = kf_dlg_state_to_json(back);
-    cr_expect_str_eq(js2, js);
-    free(js);
-    free(js2);
-    kf_dlg_state_free(st);
-    st = back;
+    continue_from(js);
     say("oos", 0.2, "Li Lei", "en", NULL, NULL);
     cr_expect_str_eq(out.msgs[0].text, "Transfer 50.00 USD to Li Lei?");
 
@@ -338,7 +344,7 @@ Test(dialogue, state_json_round_trip_mid_flow) {
     st = kf_dlg_state_new();
     to_webhook();
     js = kf_dlg_state_to_json(st);
-    back = kf_dlg_state_from_json(bot, js, err, sizeof err);
+    kf_dlg_state_t *back = kf_dlg_state_from_json(bot, js, err, sizeof err);
     free(js);
     cr_assert(back);
     cr_expect(kf_dlg_waiting_webhook(back));
@@ -424,14 +430,7 @@ Test(dialogue, state_json_active_and_paused_round_trip) {
     cr_expect_str_eq(printed, js);
     free(printed);
     cJSON_Delete(tree);
-    kf_dlg_state_t *back = kf_dlg_state_from_json(bot, js, err, sizeof err);
-    cr_assert(back, "%s", err);
-    char *js2 = kf_dlg_state_to_json(back);
-    cr_expect_str_eq(js2, js);
-    free(js2);
-    free(js);
-    kf_dlg_state_free(st);
-    st = back;
+    continue_from(js);
     say("cancel", 0.9, "no", "en", NULL, NULL); /* the paused transfer is offered back, slots intact */
     say("affirm", 0.9, "yes", "en", NULL, NULL);
     expect_text(0, "Transfer 50.00 USD to Li \"Lei\"");
