@@ -8,7 +8,7 @@
  * frames under bench/wsload.  Only the writer thread appends, so it can keep
  * the truth itself: the cache is filled from the database on a miss (the
  * last seq is max(seq) of the conversation's messages, one seek on their
- * clustered key) and moved forward by the writer's own inserts.
+ * (conv, seq) index) and moved forward by the writer's own inserts.
  *
  * It is an optimistic copy of what the open transaction holds, so whatever
  * the transaction loses the cache must lose too: the writer forgets a

@@ -16,7 +16,7 @@
 #include "store/history_sqlite_int.h"
 
 /* The last seq is the end of the conversation's range of the messages'
- * clustered key: one seek (the writer keeps no column of it). */
+ * (conv, seq) index: one seek (the writer keeps no column of it). */
 #define LAST_SEQ "(SELECT coalesce(max(seq), 0) FROM messages WHERE conv = conversations.num)"
 #define CONV_COLS                                                                                                 \
     "id, json_extract(profile, '$.user_id'), json_extract(profile, '$.name'), json_extract(profile, '$.language'), " \

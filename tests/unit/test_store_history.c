@@ -352,6 +352,62 @@ Test(history, migrates_an_empty_file) {
     cr_assert_eq(pragma_int("PRAGMA user_version"), kf_history_sqlite_schema_version());
 }
 
+/* Messages are kept in the order they were written, whatever conversation
+ * they belong to (a group commit's rows share the last pages), and read back
+ * per conversation through the unique (conv, seq) index: in seq order
+ * without a sort, and a second row with the same seq is refused. */
+Test(history, messages_are_stored_in_write_order_and_read_through_the_conv_seq_index) {
+    kf_history_t *h = open_store(0, 0);
+    char a[33], b[33];
+    create_sync(h, NULL, 0, a);
+    create_sync(h, NULL, 0, b);
+    waiter_t w;
+    const char *order[] = {a, b, a, a, b};
+    for (int i = 0; i < 5; i++) {
+        kf_history_msg_t m = msg(KF_HISTORY_CUSTOMER, "hello", NULL);
+        cr_assert_eq(append_sync(h, order[i], &m, 1, 0, &w), KF_HISTORY_OK, "%s", w.error);
+    }
+    kf_history_msgs_t ms = {0};
+    cr_assert_eq(kf_history_fetch(h, a, 1, 10, &ms, err, sizeof err), KF_HISTORY_OK, "%s", err);
+    cr_assert_eq(ms.n, 2);
+    cr_expect_eq(ms.v[0].seq, 2);
+    cr_expect_eq(ms.v[1].seq, 3);
+    kf_history_msgs_free(&ms);
+    kf_history_destroy(h);
+
+    sqlite3 *db;
+    cr_assert_eq(sqlite3_open(path, &db), SQLITE_OK);
+    sqlite3_stmt *st;
+    cr_assert_eq(sqlite3_prepare_v2(db, "SELECT seq FROM messages ORDER BY rowid", -1, &st, NULL), SQLITE_OK);
+    const int want[] = {1, 1, 2, 3, 2}; /* a1 b1 a2 a3 b2 */
+    for (int i = 0; i < 5; i++) {
+        cr_assert_eq(sqlite3_step(st), SQLITE_ROW);
+        cr_expect_eq(sqlite3_column_int(st, 0), want[i], "row %d", i);
+    }
+    cr_expect_eq(sqlite3_step(st), SQLITE_DONE);
+    sqlite3_finalize(st);
+
+    /* the shape of history_sqlite_read.c's fetch: an index range, no sort */
+    cr_assert_eq(sqlite3_prepare_v2(db,
+                                    "EXPLAIN QUERY PLAN SELECT seq, text FROM messages "
+                                    "WHERE conv = 1 AND seq > 1 ORDER BY seq LIMIT 10",
+                                    -1, &st, NULL),
+                 SQLITE_OK);
+    char plan[512] = "";
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        size_t n = strlen(plan);
+        snprintf(plan + n, sizeof plan - n, "%s; ", (const char *)sqlite3_column_text(st, 3));
+    }
+    sqlite3_finalize(st);
+    cr_expect(strstr(plan, "messages_conv_seq"), "plan: %s", plan);
+    cr_expect(!strstr(plan, "TEMP B-TREE"), "plan sorts: %s", plan);
+
+    cr_expect_eq(sqlite3_exec(db, "INSERT INTO messages(conv, seq, sender, text, created_at) VALUES (1, 2, 2, 'x', 1)",
+                              NULL, NULL, NULL),
+                 SQLITE_CONSTRAINT, "a second seq 2 in conversation 1 was not refused");
+    sqlite3_close(db);
+}
+
 Test(history, refuses_a_database_from_a_newer_kefu) {
     sqlite3 *db;
     cr_assert_eq(sqlite3_open(path, &db), SQLITE_OK);
@@ -678,6 +734,9 @@ Test(history, migrates_a_version_1_file_and_takes_notes_with_an_author) {
     cr_expect_eq(sqlite3_exec(db, "INSERT INTO messages(conv, seq, sender, text, created_at) VALUES (1, 9, 6, 'x', 1)",
                               NULL, NULL, NULL),
                  SQLITE_CONSTRAINT, "sender 6 not refused by the CHECK after the migration");
+    cr_expect_eq(sqlite3_exec(db, "INSERT INTO messages(conv, seq, sender, text, created_at) VALUES (1, 2, 2, 'x', 1)",
+                              NULL, NULL, NULL),
+                 SQLITE_CONSTRAINT, "a second seq 2 not refused after the table copy");
     sqlite3_close(db);
 
     kf_history_msg_t note = {.sender = KF_HISTORY_NOTE, .text = "VIP, be gentle", .author = "ann"};
