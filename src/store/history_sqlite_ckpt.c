@@ -16,10 +16,13 @@
  * what came during the previous one, until at most `residual` frames are
  * left or CKPT_MAX_PASSES ran; then the writer, between two batches and after
  * their replies went out, copies the remainder itself (a RESTART checkpoint
- * that gives readers 2 ms), and its next BEGIN starts the WAL again.  What
- * the writer spends on that (bench/wsload, 1,000 connections): ~11 ms per
- * restart at 8,000 msg/s, 25-50 ms at 15,000+, where the remainder is 2,000-
- * 3,500 frames; the autocheckpoint took 60-70 ms, 1.5 times as often.
+ * that gives readers 2 ms), and its next BEGIN starts the WAL again.
+ * Each pass ends by syncing the database file.  SQLite syncs it only when a
+ * pass reaches the WAL's end as it is when the pass ends, which under load
+ * never happens; every page the passes copied was then written back by the
+ * writer's RESTART, whose fdatasync of the database took 14-22 ms of its
+ * 15-20 (perf trace, bench/wsload at 20,000 msg/s).  Synced pass by pass, in
+ * this thread, the RESTART is left ~300 frames to copy and sync: 4-6 ms.
  * Bound: should the passes fall behind (a reader pinning an old snapshot, a
  * slow disk), the writer runs a RESTART itself at `hard` frames, which waits
  * for readers (the busy timeout): SQLite's old behaviour, now a fallback.
@@ -43,14 +46,13 @@
  * at about twice that.  residual: what the writer may copy itself.  hard:
  * 256 MiB, reached only when the passes cannot keep up. */
 #define CKPT_SOFT 16384u
-#define CKPT_RESIDUAL 512u
+#define CKPT_RESIDUAL 300u
 #define CKPT_HARD 65536u
 /* When the remainder does not get down to `residual`, the writer copies it
- * after this many passes anyway: at ~50,000 frames/s (bench/wsload) a pass
- * and its fsyncs take 30-50 ms whatever it copies, so the remainder levels
- * off at 2,000-3,500 frames; 8 passes, or stopping when one no longer shrank
- * it, measured no better. */
-#define CKPT_MAX_PASSES 4
+ * after this many passes anyway.  Under bench/wsload at 20,000 msg/s (~40,000
+ * frames/s) the first pass copies ~16,000 frames in 50 ms, the next ones
+ * shrink the rest by 2-4 times each, and 4-9 passes reach `residual`. */
+#define CKPT_MAX_PASSES 10
 
 static double mono_s(void) {
     struct timespec ts;
@@ -66,18 +68,14 @@ static int on_wal_commit(void *ud, sqlite3 *db, const char *name, int frames) {
     return SQLITE_OK;
 }
 
-/* A pass that stops short of the WAL's end copies pages into the database
- * file without syncing it; the writer's finishing checkpoint would then fsync
- * all of them.  Syncing here (and the WAL up to now) leaves it only what came
- * after.  Through SQLite's own file handles: closing a descriptor of ours on
- * the database would drop the process's POSIX locks on it.  Only this thread
- * uses this connection, so nothing else touches these handles. */
-static void presync(sqlite3 *db) {
+/* After a pass: the database pages it copied go to disk here rather than in
+ * the writer's RESTART (see the top).  Through SQLite's own file handle:
+ * closing a descriptor of ours on the database would drop the process's
+ * POSIX locks on it.  Only this thread uses this connection, so nothing else
+ * touches the handle. */
+static void sync_db(sqlite3 *db) {
     sqlite3_file *f = NULL;
     if (sqlite3_file_control(db, "main", SQLITE_FCNTL_FILE_POINTER, &f) == SQLITE_OK && f && f->pMethods)
-        f->pMethods->xSync(f, SQLITE_SYNC_NORMAL);
-    f = NULL;
-    if (sqlite3_file_control(db, "main", SQLITE_FCNTL_JOURNAL_POINTER, &f) == SQLITE_OK && f && f->pMethods)
         f->pMethods->xSync(f, SQLITE_SYNC_NORMAL);
 }
 
@@ -103,7 +101,7 @@ static void *ckpt_main(void *arg) {
         int nlog = -1, nckpt = -1;
         double t0 = mono_s();
         int rc = sqlite3_wal_checkpoint_v2(c->db, NULL, SQLITE_CHECKPOINT_PASSIVE, &nlog, &nckpt);
-        if (rc == SQLITE_OK && nckpt > 0 && nckpt < nlog) presync(c->db);
+        if (rc == SQLITE_OK && nckpt > 0) sync_db(c->db);
         double dt = mono_s() - t0;
 
         pthread_mutex_lock(&c->mu);
