@@ -58,6 +58,7 @@ typedef struct {
     unsigned backfilled;           /* frames of WAL generation pass_gen copied so far */
     unsigned passes_this_gen;      /* passes since the WAL last started, or since a finish */
     unsigned long kick_gen;        /* gen when the writer asked for the pass */
+    unsigned kick_left;            /* frames left to copy then */
     sqlite3 *db;                   /* the checkpointer thread's own connection */
     kf_history_ckpt_stats_t stats;
 } kf_history_ckpt_t;
