@@ -39,7 +39,7 @@ typedef struct {
 /* Checkpointing state (history_sqlite_ckpt.c); sizes in WAL frames (one per
  * page written, 4 KiB). */
 typedef struct {
-    unsigned soft, residual, hard; /* see history_sqlite_ckpt.c */
+    unsigned chunk, soft, residual, hard; /* see history_sqlite_ckpt.c */
     /* writer thread only */
     unsigned hook_frames;          /* the WAL's size after the last commit (sqlite3_wal_hook) */
     unsigned frames;               /* hook_frames as of the previous batch */
@@ -59,6 +59,7 @@ typedef struct {
     unsigned passes_this_gen;      /* passes since the WAL last started, or since a finish */
     unsigned long kick_gen;        /* gen when the writer asked for the pass */
     unsigned kick_left;            /* frames left to copy then */
+    unsigned long soft_gen;        /* the generation whose WAL last reached soft */
     sqlite3 *db;                   /* the checkpointer thread's own connection */
     kf_history_ckpt_stats_t stats;
 } kf_history_ckpt_t;
