@@ -33,6 +33,8 @@ typedef struct {
     unsigned long long restarts;          /* times the WAL started again from its first frame */
     unsigned long long errors;            /* checkpoints that failed (tried again later) */
     unsigned long long frames_written;    /* WAL frames all commits wrote */
+    unsigned long long flushes;           /* write-backs of the WAL started as it grew */
+    unsigned long long frames_flushed;    /* WAL frames they covered */
     unsigned max_frames;                  /* largest WAL after a commit, in frames */
 } kf_history_ckpt_stats_t;
 
@@ -60,6 +62,13 @@ typedef struct {
     unsigned long kick_gen;        /* gen when the writer asked for the pass */
     unsigned kick_left;            /* frames left to copy then */
     unsigned long soft_gen;        /* the generation whose WAL last reached soft */
+    unsigned flush_step;           /* start writing the WAL back every this many new frames (0: never) */
+    unsigned flush_to;             /* the WAL's size after the last commit */
+    unsigned long flush_gen;       /* its generation */
+    unsigned flushed;              /* frames of generation flushed_gen whose write-back started */
+    unsigned long flushed_gen;
+    int wal_fd;                    /* our descriptor of the WAL file, for sync_file_range; -1 none yet */
+    unsigned frame_bytes;          /* WAL frame size: 24-byte header + page */
     sqlite3 *db;                   /* the checkpointer thread's own connection */
     kf_history_ckpt_stats_t stats;
 } kf_history_ckpt_t;
@@ -117,6 +126,8 @@ void kf_history_sqlite_ckpt_stop(kf_history_sqlite_t *s);
  * kf_history_sqlite_open, before any write. */
 void kf_history_sqlite_set_wal_limits(kf_history_t *h, unsigned soft, unsigned residual, unsigned hard);
 void kf_history_sqlite_ckpt_stats(kf_history_t *h, kf_history_ckpt_stats_t *out);
+/* Frames between two WAL write-backs (0: none; default CKPT_FLUSH). */
+void kf_history_sqlite_set_wal_flush(kf_history_t *h, unsigned frames);
 /* Brings the schema up to date inside one transaction; refuses a newer file. */
 int kf_history_sqlite_migrate(sqlite3 *db, char *err, size_t errlen);
 
