@@ -677,6 +677,7 @@ static void free_store(kf_history_sqlite_t *s) {
     free(s->wst);
     kf_history_conv_cache_free(s->convs);
     sqlite3_close(s->wdb);
+    kf_history_sqlite_ckpt_close_files(s);
     pthread_mutex_destroy(&s->mu);
     pthread_mutex_destroy(&s->rmu);
     pthread_cond_destroy(&s->cv);

@@ -18,12 +18,18 @@
  * left or CKPT_MAX_PASSES ran; then the writer, between two batches and after
  * their replies went out, copies the remainder itself (a RESTART checkpoint
  * that gives readers 2 ms), and its next BEGIN starts the WAL again.
- * Each pass ends by syncing the database file.  SQLite syncs it only when a
- * pass reaches the WAL's end as it is when the pass ends, which under load
- * never happens; every page the passes copied was then written back by the
- * writer's RESTART, whose fdatasync of the database took 14-22 ms of its
- * 15-20 (perf trace, bench/wsload at 20,000 msg/s).  Synced pass by pass, in
- * this thread, the RESTART is left ~300 frames to copy and sync: 4-6 ms.
+ * Each pass ends by starting the write-back of the database pages it copied
+ * (sync_file_range), without waiting for it.  SQLite syncs the database only
+ * when a pass reaches the WAL's end as it is when the pass ends, which under
+ * load never happens, and the writer's RESTART, which must sync it before
+ * the WAL starts again, then wrote back every page the passes had copied:
+ * its fdatasync of the database took 14-22 ms of its 15-20 (perf trace,
+ * bench/wsload at 20,000 msg/s).  An fdatasync after each pass moved that
+ * here, but made every pass 30-45 ms longer once the disk was kept busy
+ * with the WAL's write-back (below), so the last passes before a finish
+ * never got under ~2,500 frames and the finish took 16-35 ms; started
+ * early instead, the pages are on disk or on their way by the RESTART:
+ * p99 11-13 against 14-18 ms in three paired runs.
  * Bound: should the passes fall behind (a reader pinning an old snapshot, a
  * slow disk), the writer runs a RESTART itself at `hard` frames, which waits
  * for readers (the busy timeout): SQLite's old behaviour, now a fallback.
@@ -103,15 +109,28 @@ static int on_wal_commit(void *ud, sqlite3 *db, const char *name, int frames) {
     return SQLITE_OK;
 }
 
-/* After a pass: the database pages it copied go to disk here rather than in
- * the writer's RESTART (see the top).  Through SQLite's own file handle:
- * closing a descriptor of ours on the database would drop the process's
- * POSIX locks on it.  Only this thread uses this connection, so nothing else
- * touches the handle. */
+/* Syncs the database through SQLite's own file handle; only this thread
+ * uses this connection, so nothing else touches the handle. */
 static void sync_db(sqlite3 *db) {
     sqlite3_file *f = NULL;
     if (sqlite3_file_control(db, "main", SQLITE_FCNTL_FILE_POINTER, &f) == SQLITE_OK && f && f->pMethods)
         f->pMethods->xSync(f, SQLITE_SYNC_NORMAL);
+}
+
+/* After a pass: starts writing back the database pages it copied (see the
+ * top), 1; where that cannot be done, syncs them, 0.  Our descriptor of the
+ * database stays open until every connection is closed: closing it would
+ * drop the process's POSIX locks on the file, SQLite's included. */
+static int db_writeback(kf_history_sqlite_t *s) {
+    kf_history_ckpt_t *c = &s->ck;
+    if (!c->db_sync_only && !c->db_open) {
+        if ((c->db_fd = open(s->path, O_RDONLY | O_CLOEXEC)) >= 0) c->db_open = 1;
+        else c->db_sync_only = 1;
+    }
+    if (!c->db_sync_only && sync_file_range(c->db_fd, 0, 0, SYNC_FILE_RANGE_WRITE) == 0) return 1;
+    c->db_sync_only = 1;
+    sync_db(c->db);
+    return 0;
 }
 
 /* Under mu: the WAL grew by flush_step frames since its last write-back
@@ -186,13 +205,14 @@ static void *ckpt_main(void *arg) {
         int nlog = -1, nckpt = -1;
         double t0 = mono_s();
         int rc = sqlite3_wal_checkpoint_v2(c->db, NULL, SQLITE_CHECKPOINT_PASSIVE, &nlog, &nckpt);
-        if (rc == SQLITE_OK && nckpt > 0) sync_db(c->db);
+        int wb = rc == SQLITE_OK && nckpt > 0 ? db_writeback(s) : 0;
         double dt = mono_s() - t0;
 
         pthread_mutex_lock(&c->mu);
         c->in_pass = 0;
         pthread_cond_broadcast(&c->cv); /* the writer's RESTART may wait for this pass */
         c->stats.passes++;
+        c->stats.db_writebacks += (unsigned)wb;
         c->stats.pass_seconds += dt;
         if (rc != SQLITE_OK) {
             if (c->stats.errors++ == 0)
@@ -369,7 +389,7 @@ void kf_history_sqlite_ckpt_stop(kf_history_sqlite_t *s) {
                    (long long)t->finishes, "writer_s", 'd', t->finish_seconds, "writer_max_s", 'd',
                    t->finish_max_seconds, "writer_max_frames", 'i', (long long)t->finish_max_frames, "fallbacks",
                    'i', (long long)t->fallbacks, "fallback_s", 'd', t->fallback_seconds, "wal_flushes", 'i',
-                   (long long)t->flushes, "restarts", 'i',
+                   (long long)t->flushes, "db_writebacks", 'i', (long long)t->db_writebacks, "restarts", 'i',
                    (long long)t->restarts, "wal_frames_written", 'i', (long long)t->frames_written,
                    "max_wal_frames", 'i', (long long)t->max_frames, "errors", 'i', (long long)t->errors, NULL);
     }
@@ -401,4 +421,9 @@ void kf_history_sqlite_set_wal_flush(kf_history_t *h, unsigned frames) {
     pthread_mutex_lock(&c->mu);
     c->flush_step = frames;
     pthread_mutex_unlock(&c->mu);
+}
+
+void kf_history_sqlite_ckpt_close_files(kf_history_sqlite_t *s) {
+    if (s->ck.db_open) close(s->ck.db_fd);
+    s->ck.db_open = 0;
 }

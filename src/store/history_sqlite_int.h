@@ -35,6 +35,7 @@ typedef struct {
     unsigned long long frames_written;    /* WAL frames all commits wrote */
     unsigned long long flushes;           /* write-backs of the WAL started as it grew */
     unsigned long long frames_flushed;    /* WAL frames they covered */
+    unsigned long long db_writebacks;     /* passes that started the write-back of the pages they copied */
     unsigned max_frames;                  /* largest WAL after a commit, in frames */
 } kf_history_ckpt_stats_t;
 
@@ -68,6 +69,8 @@ typedef struct {
     unsigned flushed;              /* frames of generation flushed_gen whose write-back started */
     unsigned long flushed_gen;
     int wal_fd;                    /* our descriptor of the WAL file, for sync_file_range; -1 none yet */
+    int db_fd, db_open;            /* and of the database: open until every connection is closed */
+    int db_sync_only;              /* no sync_file_range on the database here: fdatasync after passes */
     unsigned frame_bytes;          /* WAL frame size: 24-byte header + page */
     sqlite3 *db;                   /* the checkpointer thread's own connection */
     kf_history_ckpt_stats_t stats;
@@ -122,6 +125,8 @@ sqlite3 *kf_history_sqlite_connect(const kf_history_sqlite_t *s, int role, char 
 int kf_history_sqlite_ckpt_init(kf_history_sqlite_t *s, char *err, size_t errlen);
 void kf_history_sqlite_ckpt_after_batch(kf_history_sqlite_t *s);
 void kf_history_sqlite_ckpt_stop(kf_history_sqlite_t *s);
+/* After the last connection closed: the descriptors the checkpointer kept. */
+void kf_history_sqlite_ckpt_close_files(kf_history_sqlite_t *s);
 /* For tests: the thresholds in frames (0 keeps one); call right after
  * kf_history_sqlite_open, before any write. */
 void kf_history_sqlite_set_wal_limits(kf_history_t *h, unsigned soft, unsigned residual, unsigned hard);
