@@ -133,13 +133,13 @@ static int db_writeback(kf_history_sqlite_t *s) {
     return 0;
 }
 
+/* Under mu: the first frame whose write-back has not been started (after a
+ * restart, the WAL's first). */
+static unsigned flush_from(const kf_history_ckpt_t *c) { return c->flushed_gen == c->flush_gen ? c->flushed : 0; }
+
 /* Under mu: the WAL grew by flush_step frames since its last write-back
  * began, or started again and has that many. */
-static int flush_due(const kf_history_ckpt_t *c) {
-    if (!c->flush_step) return 0;
-    unsigned from = c->flushed_gen == c->flush_gen ? c->flushed : 0;
-    return c->flush_to >= from + c->flush_step;
-}
+static int flush_due(const kf_history_ckpt_t *c) { return c->flush_step && c->flush_to >= flush_from(c) + c->flush_step; }
 
 /* Starts writing WAL frames [from, to) back; 0, or -1 when this file system
  * or machine cannot.  Our own descriptor: SQLite keeps no POSIX locks on the
@@ -158,7 +158,7 @@ static int flush_wal(kf_history_sqlite_t *s, unsigned from, unsigned to) {
 /* Under mu, entered and left: one write-back of what the WAL gained. */
 static void run_flush(kf_history_sqlite_t *s) {
     kf_history_ckpt_t *c = &s->ck;
-    unsigned from = c->flushed_gen == c->flush_gen ? c->flushed : 0, to = c->flush_to;
+    unsigned from = flush_from(c), to = c->flush_to;
     unsigned long g = c->flush_gen;
     pthread_mutex_unlock(&c->mu);
     int rc = flush_wal(s, from, to);
