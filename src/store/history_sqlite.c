@@ -457,7 +457,8 @@ static void deliver(kf_history_req_t *batch) {
             to[i].tail = r;
         } else if (nto < DELIVER_LOOPS) {
             to[nto].loop = r->cb.loop;
-            to[nto++].head = to[i].tail = r;
+            to[nto].head = to[nto].tail = r;
+            nto++;
         } else {
             post_chain(r->cb.loop, r); /* more loops than slots: this loop's posts stay in order */
         }
